@@ -1,0 +1,1 @@
+"""leadsync: Kafka lead-change events to Noojee updateLeadFast calls."""

@@ -1,0 +1,48 @@
+"""Command line: parse, configure, hand over. Each command lives in its own module.
+
+Every command module exposes ``add_parser(subparsers)`` which registers its
+sub-command and sets ``handler`` to a function ``(argparse.Namespace) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "consumer.commands.run",
+    "consumer.commands.demo",
+    "consumer.commands.check",
+    "consumer.commands.schema",
+    "consumer.simulator_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="leadsync",
+        description="Keeps a Noojee Contact dialler in step with CRM lead-change events.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a command not built yet is simply not offered
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data contracts: what crosses leadsync's edges (Kafka records in, Noojee HTTP out)."""
