@@ -20,6 +20,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/yamllint --strict .
 
 demo: $(STAMP)
 	$(BIN)/leadsync demo
