@@ -1,0 +1,204 @@
+"""Which offsets of each assigned partition are done, and what may be committed.
+
+Plain bookkeeping without awaits, in the manner of aiokafka's
+``subscription_state``. Kafka commits a single position per partition, "every
+offset below this is handled", while events finish in any order (lanes run
+concurrently, retries take minutes). So the commit point is the lowest offset
+taken into work and not yet finished (applied or dead-lettered), or one past
+the last offset taken when all are finished.
+
+Offsets arrive increasing but not contiguous: compaction and transaction
+markers leave gaps, and a gap holds no event, so it never holds the commit
+point back. Each event costs O(1) amortised: a deque of started offsets in
+order, a set of the unfinished ones; finished offsets leave from the front.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class PartitionOffsets:
+    """Done-offset bookkeeping for one partition."""
+
+    __slots__ = ("_committed", "_floor", "_order", "_unfinished")
+
+    def __init__(self, start: int) -> None:
+        """``start``: the position fetching resumes from (the committed offset)."""
+        if start < 0:
+            raise ValueError(f"a partition position is never negative, not {start}")
+        self._floor = start
+        """Every offset below it is done or was never ours; the next started is >= it."""
+        self._committed = start
+        self._order: deque[int] = deque()
+        """Started offsets from the lowest unfinished one on, increasing; empty if all done."""
+        self._unfinished: set[int] = set()
+
+    @property
+    def watermark(self) -> int:
+        """Every started offset below this is done: the offset a commit now would store."""
+        return self._order[0] if self._order else self._floor
+
+    @property
+    def committed(self) -> int:
+        """The last offset passed to ``mark_committed`` (initially ``start``)."""
+        return self._committed
+
+    @property
+    def pending(self) -> int:
+        """Events started and not yet done."""
+        return len(self._unfinished)
+
+    @property
+    def ahead(self) -> int:
+        """Finished events above the watermark: what a crash now would send twice."""
+        return len(self._order) - len(self._unfinished)
+
+    def started(self, offset: int) -> None:
+        """Record that the event at ``offset`` was taken into work.
+
+        Offsets must increase: a repeat or a step back means the fetch position
+        moved without this tracker knowing (use ``rewind`` before seeking back).
+        """
+        if offset < self._floor:
+            raise ValueError(
+                f"offset {offset} started after offsets up to {self._floor - 1} were "
+                "taken; seek back with rewind() first"
+            )
+        self._floor = offset + 1
+        self._order.append(offset)
+        self._unfinished.add(offset)
+
+    def done(self, offset: int) -> bool:
+        """Mark a started event finished, in any order. False when it was not pending.
+
+        (Never started, already done, or forgotten by ``rewind``: nothing changes.)
+        """
+        try:
+            self._unfinished.remove(offset)
+        except KeyError:
+            return False
+        order = self._order
+        while order and order[0] not in self._unfinished:
+            order.popleft()
+        return True
+
+    def committable(self) -> int | None:
+        """The offset to commit now, or None when it would not move the commit forward."""
+        watermark = self.watermark
+        return watermark if watermark > self._committed else None
+
+    def mark_committed(self, offset: int) -> None:
+        """Record that the broker stored ``offset``; a commit never moves backwards."""
+        self._committed = max(self._committed, offset)
+
+    def first_unfinished(self) -> int | None:
+        """The lowest started offset not yet done, or None when every one is done."""
+        return self._order[0] if self._order else None
+
+    def rewind(self) -> int:
+        """Forget everything from the first unfinished offset on; return where to seek.
+
+        For dropping buffered work: after ``consumer.seek(tp, rewind())`` the same
+        offsets are fetched and started again. Finished work among them (at most
+        ``ahead`` events) is sent again; nothing below the result is touched.
+        """
+        self._floor = self.watermark
+        self._order.clear()
+        self._unfinished.clear()
+        return self._floor
+
+    def __repr__(self) -> str:
+        return (
+            f"PartitionOffsets(watermark={self.watermark}, committed={self._committed}, "
+            f"pending={self.pending}, ahead={self.ahead})"
+        )
+
+
+class OffsetTracker(Generic[K]):
+    """``PartitionOffsets`` for every assigned partition, keyed by e.g. ``TopicPartition``.
+
+    Calls for a key that is not assigned are ignored and return False: work that
+    outlived its partition's revocation must not mark offsets of the partition's
+    next assignment (self-fencing; the test broker does not fence for us).
+    """
+
+    __slots__ = ("_partitions",)
+
+    def __init__(self) -> None:
+        self._partitions: dict[K, PartitionOffsets] = {}
+
+    def assign(self, key: K, start: int) -> PartitionOffsets | None:
+        """Track ``key`` from position ``start``; returns the state it replaces, if any."""
+        previous = self._partitions.get(key)
+        self._partitions[key] = PartitionOffsets(start)
+        return previous
+
+    def revoke(self, key: K) -> PartitionOffsets | None:
+        """Stop tracking ``key``; returns its final state (None if it was not assigned)."""
+        return self._partitions.pop(key, None)
+
+    def started(self, key: K, offset: int) -> bool:
+        partition = self._partitions.get(key)
+        if partition is None:
+            return False
+        partition.started(offset)
+        return True
+
+    def done(self, key: K, offset: int) -> bool:
+        partition = self._partitions.get(key)
+        return partition is not None and partition.done(offset)
+
+    def commit_offsets(self) -> dict[K, int]:
+        """What to commit: only the partitions whose commit point moved since the last commit."""
+        offsets: dict[K, int] = {}
+        for key, partition in self._partitions.items():
+            offset = partition.committable()
+            if offset is not None:
+                offsets[key] = offset
+        return offsets
+
+    def mark_committed(self, offsets: Mapping[K, int]) -> None:
+        """Record a successful commit; keys revoked in the meantime are ignored."""
+        for key, offset in offsets.items():
+            partition = self._partitions.get(key)
+            if partition is not None:
+                partition.mark_committed(offset)
+
+    def first_unfinished(self, key: K) -> int | None:
+        partition = self._partitions.get(key)
+        return None if partition is None else partition.first_unfinished()
+
+    def ahead(self, key: K) -> int:
+        partition = self._partitions.get(key)
+        return 0 if partition is None else partition.ahead
+
+    def pending(self, key: K) -> int:
+        partition = self._partitions.get(key)
+        return 0 if partition is None else partition.pending
+
+    def rewind(self, key: K) -> int | None:
+        """``PartitionOffsets.rewind`` for ``key``; None when it is not assigned."""
+        partition = self._partitions.get(key)
+        return None if partition is None else partition.rewind()
+
+    @property
+    def pending_total(self) -> int:
+        """Unfinished events over every assigned partition."""
+        return sum(partition.pending for partition in self._partitions.values())
+
+    def get(self, key: K) -> PartitionOffsets | None:
+        return self._partitions.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._partitions
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._partitions)
+
+    def __len__(self) -> int:
+        return len(self._partitions)

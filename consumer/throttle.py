@@ -1,0 +1,286 @@
+"""How many PBX calls may run at once and how many may start per second, process-wide.
+
+``async with throttle.slot():`` waits for a concurrency slot first and only then
+for a rate token, so no caller sits on a token while queueing for a slot (a
+token held that long would be spent late, in a burst with newer ones).
+
+Rate: ``AsyncLimiter(max_rate=1, time_period=1/rate)``, a bucket of one token,
+so admissions are at least ``1/rate`` apart (the loop wakes late, never early)
+and any half-open window of ``T`` s holds at most ``ceil(rate·T)``: no second
+exceeds an integer ``RATE_LIMIT`` (up to float rounding, nanoseconds). The usual
+``AsyncLimiter(rate, 1)`` would let a second's tokens out at once after an idle
+spell: up to ``2·rate - 1`` in one second. One token costs no throughput, since
+the PBX runs at most ``max_concurrency`` calls at once anyway. Counted where
+calls arrive, a send latency varying by ``j`` s widens the window to ``1 + j``:
+one call more per replica while ``j < 1/rate`` (25 ms at 40/s). ``R`` replicas
+each round up on their own: at most ``RATE_LIMIT + R - 1`` per second in all.
+
+Concurrency: a FIFO limit whose size can change while calls are in flight
+(``asyncio.Semaphore`` cannot be resized). ``set_limit`` is the only way the
+limit changes, the seam for an adaptive controller.
+
+Fleet share: with several replicas, each takes the part of the global limits
+proportional to the partitions it was assigned (``apply_share`` on every
+rebalance); see ``concurrency_share`` for the exact guarantee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+
+def fleet_share(global_value: float, assigned_partitions: int, total_partitions: int) -> float:
+    """This replica's part of a fleet-wide rate: ``global · assigned / total``.
+
+    0 for no assigned partitions, meaning "no work". Over any assignment the
+    parts add up to the global value (up to float rounding).
+    """
+    _check_split(assigned_partitions, total_partitions)
+    if not (math.isfinite(global_value) and global_value >= 0):
+        raise ValueError(f"a global limit is a finite number >= 0, not {global_value!r}")
+    return global_value * assigned_partitions / total_partitions
+
+
+def concurrency_share(global_max: int, assigned_partitions: int, total_partitions: int) -> int:
+    """This replica's part of a fleet-wide concurrency limit.
+
+    ``max(1, floor(global_max · assigned / total))``, 0 for no assigned partitions.
+    A replica with work needs at least one call at a time or its partitions
+    would never move; flooring keeps every other replica's part from rounding
+    the sum up.
+
+    Guarantee (``G = global_max``, ``T`` partitions, ``R`` replicas with work):
+    for a balanced assignment (counts differ by at most one, as aiokafka's
+    round-robin, range and sticky assignors split a single topic) the fleet runs
+    at most ``max(G, R)`` calls at once, so never more than ``G`` while ``R <= G``.
+    Proof: let ``q = floor(T/R) >= 1``. If ``G·q >= T`` every exact share is >= 1,
+    none is raised, and the floors sum to at most ``G``. Otherwise ``G < T``, so
+    every share ``G·a/T <= G·(q+1)/T < 2``: every part is 1, the sum is ``R``.
+    ``R > G`` (e.g. G = 4, 8 partitions, 8 replicas of one) gives each replica
+    one call, ``R`` in all: do not deploy more replicas than ``MAX_CONCURRENCY``.
+
+    An unbalanced split can exceed ``G`` even with ``R <= G`` (G = 4, 7
+    partitions as 4/1/1/1: 2+1+1+1 = 5), by less than the number of replicas
+    whose exact share is below 1. Excluding that for every split takes
+    ``max(1, assigned - (T - G))``, which gives two replicas of 12 partitions
+    out of 24 one call each of G = 4: too wasteful for splits the assignors
+    never make.
+    """
+    _check_split(assigned_partitions, total_partitions)
+    _check_limit(global_max)
+    if assigned_partitions == 0:
+        return 0
+    return max(1, global_max * assigned_partitions // total_partitions)
+
+
+class ResizableLimit:
+    """A FIFO counting limit whose size may change while it is held and awaited."""
+
+    __slots__ = ("_in_use", "_limit", "_waiters")
+
+    def __init__(self, limit: int) -> None:
+        _check_limit(limit)
+        self._limit = limit
+        self._in_use = 0
+        # Invariant: whenever in_use < limit, no live waiter is queued (_admit ran).
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
+    def in_use(self) -> int:
+        """Slots held, counting any granted to a waiter that has not resumed yet."""
+        return self._in_use
+
+    @property
+    def waiting(self) -> int:
+        return sum(not waiter.done() for waiter in self._waiters)
+
+    def set_limit(self, limit: int) -> None:
+        """Lowering never interrupts holders, it only admits no one until below it."""
+        _check_limit(limit)
+        self._limit = limit
+        self._admit()
+
+    async def acquire(self) -> None:
+        if self._in_use < self._limit:
+            self._in_use += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.cancelled():
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            else:
+                self.release()  # granted just as it was cancelled: pass the slot on
+            raise
+
+    def release(self) -> None:
+        if self._in_use <= 0:
+            raise RuntimeError("release() without a matching acquire()")
+        self._in_use -= 1
+        self._admit()
+
+    def _admit(self) -> None:
+        while self._waiters and self._in_use < self._limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                # Counted now, not when the waiter resumes, so no newcomer slips in between.
+                self._in_use += 1
+                waiter.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What ``Throttle.slot()`` yields: how long the caller waited, and for what."""
+
+    slot_waited_s: float
+    """Queued for a concurrency slot."""
+    rate_waited_s: float
+    """Then waited for a rate token."""
+
+    @property
+    def waited_s(self) -> float:
+        return self.slot_waited_s + self.rate_waited_s
+
+
+class Throttle:
+    """Rate and concurrency limits for every call this process makes.
+
+    ``rate_per_s`` and ``max_concurrency`` are the fleet-wide limits; they apply
+    as they are until ``apply_share`` scales them to this replica's part.
+    ``clock`` measures waits; by default the running loop's, the clock the rate
+    limiter itself runs on.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        max_concurrency: int,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        _check_rate(rate_per_s)
+        self._global_rate = rate_per_s
+        self._global_concurrency = max_concurrency
+        self._concurrency = ResizableLimit(max_concurrency)
+        self._ceiling = max_concurrency
+        self._rate = rate_per_s
+        self._limiter = AsyncLimiter(1, 1 / rate_per_s)
+        self._clock = clock
+
+    @property
+    def global_rate(self) -> float:
+        return self._global_rate
+
+    @property
+    def global_concurrency(self) -> int:
+        return self._global_concurrency
+
+    @property
+    def rate(self) -> float:
+        """Calls per second this process may start now."""
+        return self._rate
+
+    @property
+    def limit(self) -> int:
+        """Calls this process may run at once now."""
+        return self._concurrency.limit
+
+    @property
+    def concurrency_ceiling(self) -> int:
+        """This replica's share of ``global_concurrency``: an adaptive limit stays at or below."""
+        return self._ceiling
+
+    @property
+    def in_use(self) -> int:
+        return self._concurrency.in_use
+
+    @property
+    def waiting(self) -> int:
+        """Callers queued for a concurrency slot."""
+        return self._concurrency.waiting
+
+    def set_limit(self, limit: int) -> None:
+        """Change the concurrency limit (>= 1). Calls in flight always run to their end."""
+        self._concurrency.set_limit(limit)
+
+    def set_rate(self, rate_per_s: float) -> None:
+        """Change the rate; the token already spent drains at the new rate from now on."""
+        _check_rate(rate_per_s)
+        limiter = self._limiter
+        # AsyncLimiter has no setter. These are the fields its constructor derives
+        # from (max_rate, time_period) in every 1.x release; draining at the old
+        # rate first keeps the change from refunding or charging past time.
+        if limiter._level > 0:
+            limiter._leak()
+        limiter.time_period = 1 / rate_per_s
+        limiter._rate_per_sec = rate_per_s
+        wake_next = getattr(limiter, "_wake_next", None)  # 1.2+: re-time the waiters' timer
+        if limiter._level > 0 and wake_next is not None:
+            wake_next()
+        self._rate = rate_per_s
+
+    def apply_share(self, assigned_partitions: int, total_partitions: int) -> None:
+        """Scale both limits to this replica's share of the global ones (on every rebalance).
+
+        With no partitions the limits stay as they are: without partitions there
+        are no calls to limit, and the next assignment sets them again. Resets
+        the concurrency limit to the full share: an adaptive controller lowers it
+        again afterwards.
+        """
+        rate = fleet_share(self._global_rate, assigned_partitions, total_partitions)
+        ceiling = concurrency_share(self._global_concurrency, assigned_partitions, total_partitions)
+        if assigned_partitions == 0:
+            return
+        self.set_rate(rate)
+        self._ceiling = ceiling
+        self.set_limit(ceiling)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[Admission]:
+        """Hold one concurrency slot and one rate token for the length of a call."""
+        now = self._clock or asyncio.get_running_loop().time
+        began = now()
+        await self._concurrency.acquire()
+        try:
+            slotted = now()
+            await self._limiter.acquire()
+            yield Admission(slot_waited_s=slotted - began, rate_waited_s=now() - slotted)
+        finally:
+            self._concurrency.release()
+
+    def __repr__(self) -> str:
+        return (
+            f"Throttle(rate={self._rate:g}/s, limit={self.limit}, in_use={self.in_use}, "
+            f"waiting={self.waiting})"
+        )
+
+
+def _check_rate(rate_per_s: float) -> None:
+    if not (math.isfinite(rate_per_s) and rate_per_s > 0):
+        raise ValueError(f"a rate is a finite number of calls per second > 0, not {rate_per_s!r}")
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"a concurrency limit is an integer >= 1, not {limit!r}")
+
+
+def _check_split(assigned: int, total: int) -> None:
+    if total < 1:
+        raise ValueError(f"a topic has at least one partition, not {total}")
+    if not 0 <= assigned <= total:
+        raise ValueError(f"assigned partitions must lie in [0, {total}], not {assigned}")
