@@ -7,6 +7,7 @@ sub-command and sets ``handler`` to a function ``(argparse.Namespace) -> int``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -20,8 +21,6 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
     parser = argparse.ArgumentParser(
         prog="leadsync",
         description="Keeps a Noojee Contact dialler in step with CRM lead-change events.",

@@ -101,9 +101,7 @@ class Settings(BaseSettings):
     mapping_file: Path | None = None
     coalesce: bool = True
 
-    _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(
-        _split_csv
-    )
+    _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(_split_csv)
 
     @field_validator("noojee_timezone")
     @classmethod

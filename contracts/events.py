@@ -163,7 +163,7 @@ class LeadChange(BaseModel):
             raise InvalidEvent(_describe(exc, None)) from None
 
 
-class InvalidEvent(Exception):  # noqa: N818 - the name says what the record is, as interface.md does
+class InvalidEvent(Exception):
     """The record is not a valid ``lead-change/v1`` event.
 
     ``str()`` is one line naming every bad field; ``errors`` holds the same as

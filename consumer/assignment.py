@@ -1,0 +1,65 @@
+"""What the service holds for one assigned partition, and the unit of work it carries.
+
+Every assignment is a new object, so work taken under an earlier assignment of
+the same partition can never mark offsets done under a later one (aiokafka's
+eager rebalances revoke and re-assign every partition each time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from contracts.events import LeadChange
+
+
+@dataclass(slots=True, eq=False)
+class Assignment:
+    tp: TopicPartition
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when work of this partition must end now (drain deadline, fatal error)."""
+    draining: bool = False
+    highest_begun: int = -1
+    """Highest offset whose processing began: a drain finishes everything up to it."""
+    next_offset: int | None = None
+    """One past the last offset taken: where to seek when resuming."""
+
+    @property
+    def taking(self) -> bool:
+        return not self.draining and not self.stop.is_set()
+
+    def may_begin(self, offset: int) -> bool:
+        """Whether work at ``offset`` may start now.
+
+        While draining, only offsets below the highest begun one may start: they
+        must finish so the commit covers every event already applied after them
+        (otherwise a restart re-sends those). Later ones are left for the next owner.
+        """
+        if self.stop.is_set():
+            return False
+        return not self.draining or offset <= self.highest_begun
+
+    def begin(self, offset: int) -> bool:
+        """Claim ``offset`` for sending now, if it may begin; keeps ``highest_begun``.
+
+        Called once a call has its throttle slot, so events still queued for the
+        PBX do not count as begun and a drain need not wait for them.
+        """
+        if not self.may_begin(offset):
+            return False
+        self.highest_begun = max(self.highest_begun, offset)
+        return True
+
+
+@dataclass(slots=True, eq=False)
+class Work:
+    assignment: Assignment
+    record: ConsumerRecord[bytes, bytes]
+    event: LeadChange
+
+    @property
+    def offset(self) -> int:
+        return int(self.record.offset)

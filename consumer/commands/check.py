@@ -1,0 +1,96 @@
+"""``leadsync check``: is the configuration valid, and are Kafka and the PBX there?
+
+Exit 0 when healthy; otherwise non-zero with one line per problem. The PBX is
+asked for a lead that cannot exist (an empty ``njExternalLeadId``), which the
+vendor documents to answer 101 without changing anything; a 401/403 proves
+the key is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from consumer.kafka import STOP_TIMEOUT_S, connection_options, stop_bounded
+from consumer.outcomes import Fatal, Unavailable
+from consumer.service import EXIT_CONFIG, build_client
+from consumer.settings import Settings, SettingsError, load_settings
+from contracts.noojee import UpdateLeadFast
+
+EXIT_UNHEALTHY = 1
+KAFKA_TIMEOUT_S = 15.0
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="validate configuration and reach Kafka and the PBX (exit 0 when healthy)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+async def check_kafka(settings: Settings) -> list[str]:
+    consumer = AIOKafkaConsumer(**connection_options(settings), request_timeout_ms=10_000)
+    try:
+        await asyncio.wait_for(consumer.start(), timeout=KAFKA_TIMEOUT_S)
+        topics = await asyncio.wait_for(consumer.topics(), timeout=KAFKA_TIMEOUT_S)
+    except (KafkaError, TimeoutError, OSError) as exc:
+        return [f"Kafka at {settings.kafka_bootstrap} unreachable: {type(exc).__name__}: {exc}"]
+    finally:
+        await stop_bounded(consumer, STOP_TIMEOUT_S)
+    return [
+        f"topic {topic!r} ({variable}) does not exist"
+        for topic, variable in (
+            (settings.source_topic, "LEADSYNC_SOURCE_TOPIC"),
+            (settings.dead_letter_topic, "LEADSYNC_DLQ_TOPIC"),
+        )
+        if topic not in topics
+    ]
+
+
+async def check_pbx(settings: Settings) -> list[str]:
+    probe = UpdateLeadFast(
+        lead_id="",
+        query={
+            name: str(value)
+            for name, value in (
+                ("fTemplateId", settings.noojee_template_id),
+                ("fCampaignId", settings.noojee_campaign_id),
+                ("fAllocationId", settings.noojee_allocation_id),
+            )
+            if value is not None
+        },
+        body={"njExternalLeadId": ""},
+    )
+    async with build_client(settings) as client:
+        result = await client.update_lead_fast(probe)
+    if isinstance(result.outcome, Fatal):
+        return [f"the PBX refused LEADSYNC_NOOJEE_API_KEY ({result.url}): {result.outcome.message}"]
+    if isinstance(result.outcome, Unavailable) or result.http_status is None:
+        return [f"the PBX at {result.url} is unreachable: {result.outcome}"]
+    return []
+
+
+async def run_checks(settings: Settings) -> list[str]:
+    kafka, pbx = await asyncio.gather(check_kafka(settings), check_pbx(settings))
+    return kafka + pbx
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"leadsync: bad configuration:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    problems = asyncio.run(run_checks(settings))
+    for problem in problems:
+        print(f"leadsync check: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_UNHEALTHY
+    print("leadsync check: configuration valid, Kafka and the PBX reachable")
+    return 0

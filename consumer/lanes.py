@@ -1,0 +1,117 @@
+"""Per-lead lanes: one lead's events strictly one after another, leads side by side.
+
+A lane is a FIFO of a lead's waiting work plus at most one worker task. The
+worker runs the head item to its end (applied or dead-lettered, retries
+included) before it looks at the next, so a lead waiting for a retry holds back
+only itself. Idle lanes are forgotten, so the table holds only leads with work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+
+log = logging.getLogger(__name__)
+
+
+class Lanes(Generic[Item]):
+    """Runs ``process(item)`` for each submitted item, in order per key."""
+
+    def __init__(self, process: Callable[[Item], Awaitable[None]]) -> None:
+        self._process = process
+        self._waiting: dict[Hashable, deque[Item]] = {}
+        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._running: dict[Hashable, Item] = {}
+        self._abandoning: set[Hashable] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, key: Hashable, item: Item) -> None:
+        queue = self._waiting.get(key)
+        if queue is None:
+            queue = self._waiting[key] = deque()
+        queue.append(item)
+        if key not in self._workers:
+            self._idle.clear()
+            self._workers[key] = asyncio.create_task(self._drain(key), name=f"lane:{key}")
+
+    async def _drain(self, key: Hashable) -> None:
+        queue = self._waiting[key]
+        try:
+            while queue:
+                item = queue.popleft()
+                self._running[key] = item
+                try:
+                    await self._process(item)
+                except asyncio.CancelledError:
+                    if key not in self._abandoning:
+                        raise
+                    # Only this item was abandoned (see abandon_running): the lane goes on.
+                    self._abandoning.discard(key)
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                finally:
+                    del self._running[key]
+        finally:
+            # Cancellation leaves the rest of the queue to whoever drops it.
+            if not queue:
+                del self._waiting[key]
+            del self._workers[key]
+            if not self._workers:
+                self._idle.set()
+
+    def waiting(self, key: Hashable) -> deque[Item] | None:
+        """The lane's queue (head first), for coalescing; None when the lead is idle."""
+        return self._waiting.get(key)
+
+    def drop(self, predicate: Callable[[Item], bool]) -> list[Item]:
+        """Remove waiting (not running) items matching ``predicate``; return them."""
+        dropped: list[Item] = []
+        for key in list(self._waiting):
+            queue = self._waiting[key]
+            kept = deque(item for item in queue if not predicate(item))
+            if len(kept) != len(queue):
+                dropped.extend(item for item in queue if predicate(item))
+                queue.clear()
+                queue.extend(kept)
+            if not queue and key not in self._workers:
+                del self._waiting[key]
+        return dropped
+
+    def abandon_running(self, predicate: Callable[[Item], bool]) -> int:
+        """Cancel the running item of every lane whose item matches; the lanes go on.
+
+        The abandoned items stay unfinished (never marked done), so their offsets
+        are not committed and the partition's next owner sends them again.
+        """
+        count = 0
+        for key, item in self._running.items():
+            if predicate(item) and key not in self._abandoning:
+                self._abandoning.add(key)
+                self._workers[key].cancel()
+                count += 1
+        return count
+
+    def running(self) -> list[Item]:
+        return list(self._running.values())
+
+    @property
+    def active_leads(self) -> int:
+        return len(self._workers)
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def cancel_all(self) -> None:
+        """Cancel every worker (the items they held stay unfinished) and wait for them."""
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._waiting.clear()

@@ -1,0 +1,314 @@
+"""The service: Kafka intake → per-lead lanes → throttle → PBX → done or dead letter.
+
+Nothing is lost because an offset is committed only below the lowest event that
+is not yet applied or dead-lettered (``offsets.OffsetTracker``). Memory stays
+bounded because intake pauses every partition once ``MAX_IN_FLIGHT`` events are
+unfinished, and a partition whose finished work runs too far ahead of its commit
+point is paused alone, which bounds what a crash can make us send twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from consumer.assignment import Assignment, Work
+from consumer.deadletters import DeadLetterWriter, Failure
+from consumer.delivery import CredentialsRefused, Delivered, Delivery, Undeliverable
+from consumer.flow import FlowControl
+from consumer.kafka import COMMIT_TIMEOUT_S, commit_bounded
+from consumer.lanes import Lanes
+from consumer.offsets import OffsetTracker
+from consumer.progress import Progress
+from consumer.settings import Settings
+from contracts.deadletter import DeadLetterReason
+from contracts.events import InvalidEvent, parse_lead_change
+from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 100
+DRAIN_POLL_S = 0.02
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        delivery: Delivery,
+        *,
+        version: str,
+    ) -> None:
+        self.settings = settings
+        self._consumer = consumer
+        self._delivery = delivery
+        self._dead_letters = DeadLetterWriter(
+            producer, settings.dead_letter_topic, settings.group_id, version
+        )
+        self._defaults = RequestDefaults(
+            template_id=settings.noojee_template_id,
+            campaign_id=settings.noojee_campaign_id,
+            allocation_id=settings.noojee_allocation_id,
+            timezone=settings.timezone,
+            phone_fields=settings.noojee_phone_fields,
+        )
+        self._assignments: dict[TopicPartition, Assignment] = {}
+        self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
+        self._lanes: Lanes[Work] = Lanes(self._process)
+        self._loose: set[asyncio.Task[None]] = set()  # dead letters of unparseable records
+        self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
+        self._stopping = asyncio.Event()
+        self.progress = Progress()
+        self.fatal: BaseException | None = None
+
+    # -- public ---------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Events taken from Kafka and not yet applied or dead-lettered."""
+        return self._tracker.pending_total
+
+    @property
+    def assigned(self) -> frozenset[TopicPartition]:
+        return frozenset(self._assignments)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def listener(self) -> ConsumerRebalanceListener:
+        return _Rebalance(self)
+
+    async def run(self) -> None:
+        """Consume until ``request_stop()``; then drain, commit and return.
+
+        Raises ``CredentialsRefused`` (after stopping all work, committing nothing
+        more) when the PBX refused the API key.
+        """
+        committer = asyncio.create_task(self._commit_every_interval(), name="committer")
+        try:
+            await self._intake()
+        finally:
+            committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await committer
+            if self.fatal is None:
+                await self._release(list(self._assignments.values()))
+            else:
+                for assignment in self._assignments.values():
+                    assignment.stop.set()
+                await self._lanes.cancel_all()
+            for task in list(self._loose):
+                task.cancel()
+            await asyncio.gather(*self._loose, return_exceptions=True)
+        if self.fatal is not None:
+            raise self.fatal
+
+    # -- intake -----------------------------------------------------------------
+
+    async def _intake(self) -> None:
+        breaker = self._delivery.breaker
+        while not self._stopping.is_set():
+            # While the PBX is down the backlog waits in Kafka, not in memory.
+            self._flow.held = set(self._assignments) if breaker.is_open else set()
+            room = self._flow.apply(self._consumer, self._assignments, self._tracker)
+            batch = await self._consumer.getmany(
+                timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, room)
+            )
+            for tp, records in batch.items():
+                assignment = self._assignments.get(tp)
+                if assignment is None:
+                    continue
+                for record in records:
+                    if not assignment.taking:
+                        break
+                    self._take(assignment, record)
+
+    def _take(self, assignment: Assignment, record: ConsumerRecord[bytes, bytes]) -> None:
+        tp = assignment.tp
+        if tp not in self._tracker:
+            self._tracker.assign(tp, record.offset)
+        self._tracker.started(tp, record.offset)
+        assignment.next_offset = record.offset + 1
+        self.progress.taken += 1
+        try:
+            if record.value is None:
+                raise InvalidEvent([("value", "the record has no value (a tombstone)")])
+            event = parse_lead_change(record.value)
+        except InvalidEvent as exc:
+            assignment.begin(record.offset)
+            failure = Failure(DeadLetterReason.INVALID_EVENT, f"Invalid lead-change event: {exc}")
+            task = asyncio.create_task(self._dead_letter(assignment, record, failure))
+            self._loose.add(task)
+            task.add_done_callback(self._loose.discard)
+            return
+        self._lanes.submit(event.lead_id, Work(assignment, record, event))
+
+    # -- one event ----------------------------------------------------------------
+
+    async def _process(self, work: Work) -> None:
+        assignment = work.assignment
+        if not assignment.may_begin(work.offset):
+            return  # left unfinished for the partition's next owner
+        try:
+            request = build_update_lead_fast(work.event, self._defaults)
+        except RequestError as exc:
+            assignment.begin(work.offset)
+            failure = Failure(DeadLetterReason.INVALID_REQUEST, str(exc))
+            await self._dead_letter(assignment, work.record, failure)
+            return
+        try:
+            result = await self._delivery.deliver(
+                request, assignment.stop, lambda: assignment.begin(work.offset)
+            )
+        except CredentialsRefused as exc:
+            self._fail(exc)
+            return
+        if isinstance(result, Delivered):
+            self.progress.applied += 1
+            self._done(assignment, work.offset)
+        elif isinstance(result, Undeliverable):
+            await self._dead_letter(assignment, work.record, _failure_of(result))
+
+    async def _dead_letter(
+        self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
+    ) -> None:
+        report = self._dead_letters.report(record, failure, traceparent=None)
+        if not await self._dead_letters.write(record, report, assignment.stop):
+            return
+        self.progress.dead_lettered[failure.reason] += 1
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            failure.reason,
+            failure.message,
+            extra={"lead_key": (record.key or b"").decode("utf-8", "replace")},
+        )
+        self._done(assignment, record.offset)
+
+    def _done(self, assignment: Assignment, offset: int) -> None:
+        # A stale assignment (revoked meanwhile) must not mark the new owner's offsets.
+        if self._assignments.get(assignment.tp) is assignment:
+            self._tracker.done(assignment.tp, offset)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+            log.critical("stopping: %s", exc)
+        for assignment in self._assignments.values():
+            assignment.stop.set()
+        self._stopping.set()
+
+    # -- commits, rebalances, shutdown -----------------------------------------------
+
+    async def _commit_every_interval(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.commit_interval_s)
+            await self._commit()
+
+    async def _commit(self, only: Iterable[TopicPartition] | None = None) -> None:
+        if self.fatal is not None:
+            return  # after a fatal error nothing more is committed
+        offsets = self._tracker.commit_offsets()
+        if only is not None:
+            wanted = set(only)
+            offsets = {tp: offset for tp, offset in offsets.items() if tp in wanted}
+        if offsets and await commit_bounded(self._consumer, offsets, COMMIT_TIMEOUT_S):
+            self._tracker.mark_committed(offsets)
+
+    async def _release(self, assignments: list[Assignment]) -> None:
+        """Drain, commit and forget these partitions (revoke, or shutdown)."""
+        if not assignments:
+            return
+        await self._drain(assignments)
+        await self._commit(a.tp for a in assignments)
+        for assignment in assignments:
+            self._tracker.revoke(assignment.tp)
+            if self._assignments.get(assignment.tp) is assignment:
+                del self._assignments[assignment.tp]
+
+    async def _drain(self, assignments: list[Assignment]) -> None:
+        releasing = set(assignments)
+        for assignment in assignments:
+            assignment.draining = True
+        self._lanes.drop(
+            lambda w: w.assignment in releasing and not w.assignment.may_begin(w.offset)
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.drain_timeout_s
+        while self.fatal is None and loop.time() < deadline:
+            if all(self._drained(a) for a in assignments):
+                break
+            await asyncio.sleep(DRAIN_POLL_S)
+        else:
+            unfinished = sum(not self._drained(a) for a in assignments)
+            if unfinished:
+                log.warning(
+                    "drain deadline (%.0f s) passed with %d partitions unfinished; "
+                    "their remaining events are left uncommitted for the next owner",
+                    self.settings.drain_timeout_s,
+                    unfinished,
+                )
+        for assignment in assignments:
+            assignment.stop.set()
+        self._lanes.abandon_running(lambda w: w.assignment in releasing)
+        self._lanes.drop(lambda w: w.assignment in releasing)
+        await asyncio.sleep(0)  # let cancelled calls unwind before the final commit
+
+    def _drained(self, assignment: Assignment) -> bool:
+        first = self._tracker.first_unfinished(assignment.tp)
+        return first is None or first > assignment.highest_begun
+
+    async def on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        assignments = [self._assignments[tp] for tp in revoked if tp in self._assignments]
+        log.info("partitions revoked: %s", _names(a.tp for a in assignments))
+        await self._release(assignments)
+
+    def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        for tp in assigned:
+            self._assignments[tp] = Assignment(tp)
+        self._flow.reset()
+        total = self._consumer.partitions_for_topic(self.settings.source_topic) or set()
+        self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))
+        log.info(
+            "partitions assigned: %s (share: %.3g calls/s, %d at once)",
+            _names(self._assignments),
+            self._delivery.throttle.rate,
+            self._delivery.throttle.limit,
+        )
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._pipeline.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._pipeline.on_assigned(assigned)
+
+
+def _failure_of(result: Undeliverable) -> Failure:
+    return Failure(
+        reason=result.reason,
+        message=result.message,
+        code=result.code,
+        http_status=result.http_status,
+        response=result.body,
+        attempts=result.attempts,
+        first_failed_at=result.first_failed_at,
+        failed_at=result.failed_at,
+    )
+
+
+def _names(tps: Iterable[TopicPartition]) -> str:
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)) or "none"

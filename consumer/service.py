@@ -1,0 +1,132 @@
+"""Assemble the service from settings and run it until a signal or a fatal error.
+
+Exit codes: 0 stopped cleanly, 2 bad configuration, 3 the PBX refused the API key,
+4 Kafka unreachable at start, 1 anything unexpected. A second SIGTERM/SIGINT
+exits at once with 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+
+from aiokafka.errors import KafkaError
+
+from consumer.delivery import CredentialsRefused, Delivery
+from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
+from consumer.noojee import NoojeeClient
+from consumer.pipeline import Pipeline
+from consumer.retry import RetryPolicy
+from consumer.settings import Settings
+from consumer.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CRASH = 1
+EXIT_CONFIG = 2
+EXIT_UNAUTHORIZED = 3
+EXIT_KAFKA_UNREACHABLE = 4
+
+
+def service_version() -> str:
+    try:
+        return version("noojee-leadsync")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_delivery(settings: Settings, client: NoojeeClient) -> Delivery:
+    return Delivery(
+        sender=client,
+        throttle=Throttle(settings.rate_limit, settings.max_concurrency),
+        policy=RetryPolicy(
+            base_s=settings.retry_base_s,
+            cap_s=settings.retry_cap_s,
+            deadline_s=settings.retry_deadline_s,
+        ),
+    )
+
+
+def build_client(settings: Settings) -> NoojeeClient:
+    return NoojeeClient(
+        str(settings.noojee_url),
+        settings.noojee_api_key,
+        request_timeout_s=settings.request_timeout_s,
+        connect_timeout_s=settings.connect_timeout_s,
+        # The throttle bounds calls; the pool must never be the tighter limit.
+        max_connections=settings.max_concurrency + 4,
+    )
+
+
+def install_signal_handlers(pipeline: Pipeline) -> None:
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if received:
+            log.warning("second signal: exiting at once without draining")
+            os._exit(128 + signum)
+        received.append(signum)
+        log.info("%s received: draining (second signal exits at once)", signal.Signals(signum).name)
+        pipeline.request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+async def run_service(
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    on_ready: Callable[[Pipeline], None] | None = None,
+) -> int:
+    """Run until stopped; ``on_ready`` receives the pipeline (tests, the demo) once it consumes."""
+    consumer = build_consumer(settings)
+    producer = build_producer(settings)
+    try:
+        await producer.start()
+    except KafkaError as exc:
+        log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
+        await stop_bounded(producer, STOP_TIMEOUT_S)
+        return EXIT_KAFKA_UNREACHABLE
+    async with build_client(settings) as client:
+        pipeline = Pipeline(
+            settings,
+            consumer,
+            producer,
+            build_delivery(settings, client),
+            version=service_version(),
+        )
+        consumer.subscribe([settings.source_topic], listener=pipeline.listener())
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
+            await stop_bounded(producer, STOP_TIMEOUT_S)
+            return EXIT_KAFKA_UNREACHABLE
+        if handle_signals:
+            install_signal_handlers(pipeline)
+        if on_ready is not None:
+            on_ready(pipeline)
+        log.info(
+            "leadsync %s consuming %s as group %s; dead letters to %s",
+            service_version(),
+            settings.source_topic,
+            settings.group_id,
+            settings.dead_letter_topic,
+        )
+        try:
+            await pipeline.run()
+        except CredentialsRefused as exc:
+            log.critical("the PBX refused the API key (LEADSYNC_NOOJEE_API_KEY): %s", exc)
+            return EXIT_UNAUTHORIZED
+        finally:
+            await stop_bounded(consumer, STOP_TIMEOUT_S)
+            await stop_bounded(producer, STOP_TIMEOUT_S)
+    log.info("stopped cleanly")
+    return EXIT_OK
