@@ -16,6 +16,7 @@ waiting caller goes at once, so sending resumes at full speed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -55,11 +56,16 @@ class Breaker:
     def is_open(self) -> bool:
         return self.state is not BreakerState.CLOSED
 
-    async def admit(self) -> bool:
-        """Return when a call may be sent; True when that call is the probe."""
+    async def admit(self, stop: asyncio.Event | None = None) -> bool | None:
+        """Return when a call may be sent; True when that call is the probe.
+
+        None when ``stop`` was set while waiting (see ``wake_all``).
+        """
         while True:
             if self.state is BreakerState.CLOSED:
                 return False
+            if stop is not None and stop.is_set():
+                return None
             now = self._clock()
             if self.state is BreakerState.OPEN and now >= self._next_probe_at:
                 self.state = BreakerState.PROBING
@@ -67,10 +73,12 @@ class Breaker:
                 return True
             self._changed.clear()
             wait = max(self._next_probe_at - now, 0.0) if self.state is BreakerState.OPEN else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+
+    def wake_all(self) -> None:
+        """Make every waiting caller look at its stop event again."""
+        self._changed.set()
 
     def answered(self, probe: bool) -> None:
         """The PBX answered (anything but an outage status): it is there."""

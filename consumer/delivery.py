@@ -21,7 +21,6 @@ from consumer.throttle import Throttle
 from contracts.deadletter import DeadLetterReason
 from contracts.noojee import UpdateLeadFast
 
-
 AMBIGUOUS_SILENCE = frozenset({"READ_TIMEOUT", "DISCONNECTED"})
 """Retry reasons where the PBX said nothing: a streak of them means it is gone."""
 
@@ -102,7 +101,7 @@ class Delivery:
         first_failed_mono = 0.0
         outage_s = 0.0  # time spent waiting out an unavailable PBX is not budget
         while not stop.is_set():
-            result, waited_s, outage_waited_s = await self._attempt(request, may_send)
+            result, waited_s, outage_waited_s = await self._attempt(request, stop, may_send)
             outage_s += outage_waited_s
             if result is None:
                 return None
@@ -132,13 +131,15 @@ class Delivery:
         return None
 
     async def _attempt(
-        self, request: UpdateLeadFast, may_send: Callable[[], bool]
+        self, request: UpdateLeadFast, stop: asyncio.Event, may_send: Callable[[], bool]
     ) -> tuple[CallResult | None, float, float]:
         """One call through breaker and throttle: (result or None if not sent,
         seconds waited for the throttle, seconds waited for an open breaker)."""
         began = self.monotonic()
-        probe = await self.breaker.admit()
+        probe = await self.breaker.admit(stop)
         outage_waited = self.monotonic() - began
+        if probe is None:
+            return None, 0.0, outage_waited
         verdict = False
         try:
             async with self.throttle.slot() as slot:

@@ -22,8 +22,14 @@ log = logging.getLogger(__name__)
 class Lanes(Generic[Item]):
     """Runs ``process(item)`` for each submitted item, in order per key."""
 
-    def __init__(self, process: Callable[[Item], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        process: Callable[[Item], Awaitable[None]],
+        on_error: Callable[[Item, Exception], None] | None = None,
+    ) -> None:
         self._process = process
+        self._on_error = on_error
+        self._closing = False
         self._waiting: dict[Hashable, deque[Item]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._running: dict[Hashable, Item] = {}
@@ -49,13 +55,19 @@ class Lanes(Generic[Item]):
                 try:
                     await self._process(item)
                 except asyncio.CancelledError:
-                    if key not in self._abandoning:
+                    if key not in self._abandoning or self._closing:
                         raise
                     # Only this item was abandoned (see abandon_running): the lane goes on.
                     self._abandoning.discard(key)
                     task = asyncio.current_task()
                     if task is not None:
                         task.uncancel()
+                except Exception as exc:
+                    # A bug in processing must not strand the items behind it; the item
+                    # itself stays unfinished, so its offset is never committed.
+                    log.exception("processing failed unexpectedly")
+                    if self._on_error is not None:
+                        self._on_error(item, exc)
                 finally:
                     del self._running[key]
         finally:
@@ -110,6 +122,7 @@ class Lanes(Generic[Item]):
 
     async def cancel_all(self) -> None:
         """Cancel every worker (the items they held stay unfinished) and wait for them."""
+        self._closing = True
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()

@@ -61,7 +61,7 @@ class Pipeline:
         )
         self._assignments: dict[TopicPartition, Assignment] = {}
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
-        self._lanes: Lanes[Work] = Lanes(self._process)
+        self._lanes: Lanes[Work] = Lanes(self._process, on_error=lambda _, exc: self._fail(exc))
         self._loose: set[asyncio.Task[None]] = set()  # dead letters of unparseable records
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
@@ -205,6 +205,7 @@ class Pipeline:
             log.critical("stopping: %s", exc)
         for assignment in self._assignments.values():
             assignment.stop.set()
+        self._delivery.breaker.wake_all()
         self._stopping.set()
 
     # -- commits, rebalances, shutdown -----------------------------------------------
@@ -244,8 +245,12 @@ class Pipeline:
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.drain_timeout_s
+        breaker = self._delivery.breaker
         while self.fatal is None and loop.time() < deadline:
             if all(self._drained(a) for a in assignments):
+                break
+            if breaker.is_open:
+                log.warning("PBX unavailable while draining: leaving unfinished events uncommitted")
                 break
             await asyncio.sleep(DRAIN_POLL_S)
         else:
@@ -259,6 +264,7 @@ class Pipeline:
                 )
         for assignment in assignments:
             assignment.stop.set()
+        breaker.wake_all()
         self._lanes.abandon_running(lambda w: w.assignment in releasing)
         self._lanes.drop(lambda w: w.assignment in releasing)
         await asyncio.sleep(0)  # let cancelled calls unwind before the final commit

@@ -125,6 +125,10 @@ async def run_service(
         except CredentialsRefused as exc:
             log.critical("the PBX refused the API key (LEADSYNC_NOOJEE_API_KEY): %s", exc)
             return EXIT_UNAUTHORIZED
+        except Exception:
+            # Nothing unfinished was committed, so a restart resumes without loss.
+            log.critical("stopping after an unexpected error", exc_info=True)
+            return EXIT_CRASH
         finally:
             await stop_bounded(consumer, STOP_TIMEOUT_S)
             await stop_bounded(producer, STOP_TIMEOUT_S)
