@@ -84,16 +84,15 @@ class Delivery:
     monotonic: Callable[[], float] = time.monotonic
 
     async def deliver(
-        self,
-        request: UpdateLeadFast,
-        stop: asyncio.Event,
-        may_send: Callable[[], bool] = lambda: True,
+        self, prepare: Callable[[], UpdateLeadFast | None], stop: asyncio.Event
     ) -> Delivered | Undeliverable | None:
         """Send until applied (``Delivered``) or set aside (``Undeliverable``).
 
-        Returns None when ``stop`` was set, or ``may_send()`` said no once a slot
-        was free, before the event finished: the event is abandoned unfinished and
-        its offset must not count as done.
+        ``prepare()`` is called once a call may go (breaker and throttle passed) and
+        returns the request to send at that moment, so events that queued up behind
+        this one meanwhile can join it; None means "do not send": the event is
+        abandoned. Returns None when abandoned or when ``stop`` was set before the
+        event finished; its offset must then not count as done.
         """
         attempt = 0
         retries = 0
@@ -101,7 +100,7 @@ class Delivery:
         first_failed_mono = 0.0
         outage_s = 0.0  # time spent waiting out an unavailable PBX is not budget
         while not stop.is_set():
-            result, waited_s, outage_waited_s = await self._attempt(request, stop, may_send)
+            result, waited_s, outage_waited_s = await self._attempt(prepare, stop)
             outage_s += outage_waited_s
             if result is None:
                 return None
@@ -131,7 +130,7 @@ class Delivery:
         return None
 
     async def _attempt(
-        self, request: UpdateLeadFast, stop: asyncio.Event, may_send: Callable[[], bool]
+        self, prepare: Callable[[], UpdateLeadFast | None], stop: asyncio.Event
     ) -> tuple[CallResult | None, float, float]:
         """One call through breaker and throttle: (result or None if not sent,
         seconds waited for the throttle, seconds waited for an open breaker)."""
@@ -143,7 +142,8 @@ class Delivery:
         verdict = False
         try:
             async with self.throttle.slot() as slot:
-                if not may_send():
+                request = prepare()
+                if request is None:
                     return None, slot.waited_s, outage_waited
                 result = await self.sender.update_lead_fast(request)
             outcome = result.outcome

@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from consumer.applying import Applier
 from consumer.assignment import Assignment, Work
 from consumer.deadletters import DeadLetterWriter, Failure
-from consumer.delivery import CredentialsRefused, Delivered, Delivery, Undeliverable
+from consumer.delivery import Delivery
 from consumer.flow import FlowControl
 from consumer.kafka import COMMIT_TIMEOUT_S, commit_bounded
 from consumer.lanes import Lanes
@@ -27,8 +28,9 @@ from consumer.offsets import OffsetTracker
 from consumer.progress import Progress
 from consumer.settings import Settings
 from contracts.deadletter import DeadLetterReason
-from contracts.events import InvalidEvent, parse_lead_change
-from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
+from contracts.events import InvalidEvent
+from contracts.formats import DecoderConfig, Skip, decode_record
+from contracts.request import RequestDefaults
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +45,41 @@ class Pipeline:
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         delivery: Delivery,
+        decoder: DecoderConfig,
         *,
         version: str,
     ) -> None:
         self.settings = settings
         self._consumer = consumer
         self._delivery = delivery
-        self._dead_letters = DeadLetterWriter(
-            producer, settings.dead_letter_topic, settings.group_id, version
-        )
-        self._defaults = RequestDefaults(
-            template_id=settings.noojee_template_id,
-            campaign_id=settings.noojee_campaign_id,
-            allocation_id=settings.noojee_allocation_id,
-            timezone=settings.timezone,
-            phone_fields=settings.noojee_phone_fields,
+        self._decoder = decoder
+        self.progress = Progress()
+        self._applier = Applier(
+            delivery=delivery,
+            dead_letters=DeadLetterWriter(
+                producer, settings.dead_letter_topic, settings.group_id, version
+            ),
+            defaults=RequestDefaults(
+                template_id=settings.noojee_template_id,
+                campaign_id=settings.noojee_campaign_id,
+                allocation_id=settings.noojee_allocation_id,
+                timezone=settings.timezone,
+                phone_fields=settings.noojee_phone_fields,
+            ),
+            progress=self.progress,
+            done=self._done,
+            fail=self._fail,
+            coalesce=settings.coalesce,
         )
         self._assignments: dict[TopicPartition, Assignment] = {}
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
-        self._lanes: Lanes[Work] = Lanes(self._process, on_error=lambda _, exc: self._fail(exc))
+        self._lanes: Lanes[Work] = Lanes(
+            self._applier.process, on_error=lambda _, exc: self._fail(exc)
+        )
+        self._applier.lanes = self._lanes
         self._loose: set[asyncio.Task[None]] = set()  # dead letters of unparseable records
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
-        self.progress = Progress()
         self.fatal: BaseException | None = None
 
     # -- public ---------------------------------------------------------------
@@ -138,61 +152,19 @@ class Pipeline:
         assignment.next_offset = record.offset + 1
         self.progress.taken += 1
         try:
-            if record.value is None:
-                raise InvalidEvent([("value", "the record has no value (a tombstone)")])
-            event = parse_lead_change(record.value)
+            event = decode_record(record.value, record.headers, self._decoder)
         except InvalidEvent as exc:
             assignment.begin(record.offset)
             failure = Failure(DeadLetterReason.INVALID_EVENT, f"Invalid lead-change event: {exc}")
-            task = asyncio.create_task(self._dead_letter(assignment, record, failure))
+            task = asyncio.create_task(self._applier.dead_letter(assignment, record, failure))
             self._loose.add(task)
             task.add_done_callback(self._loose.discard)
             return
+        if isinstance(event, Skip):
+            self.progress.skipped += 1
+            self._done(assignment, record.offset)
+            return
         self._lanes.submit(event.lead_id, Work(assignment, record, event))
-
-    # -- one event ----------------------------------------------------------------
-
-    async def _process(self, work: Work) -> None:
-        assignment = work.assignment
-        if not assignment.may_begin(work.offset):
-            return  # left unfinished for the partition's next owner
-        try:
-            request = build_update_lead_fast(work.event, self._defaults)
-        except RequestError as exc:
-            assignment.begin(work.offset)
-            failure = Failure(DeadLetterReason.INVALID_REQUEST, str(exc))
-            await self._dead_letter(assignment, work.record, failure)
-            return
-        try:
-            result = await self._delivery.deliver(
-                request, assignment.stop, lambda: assignment.begin(work.offset)
-            )
-        except CredentialsRefused as exc:
-            self._fail(exc)
-            return
-        if isinstance(result, Delivered):
-            self.progress.applied += 1
-            self._done(assignment, work.offset)
-        elif isinstance(result, Undeliverable):
-            await self._dead_letter(assignment, work.record, _failure_of(result))
-
-    async def _dead_letter(
-        self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
-    ) -> None:
-        report = self._dead_letters.report(record, failure, traceparent=None)
-        if not await self._dead_letters.write(record, report, assignment.stop):
-            return
-        self.progress.dead_lettered[failure.reason] += 1
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            failure.reason,
-            failure.message,
-            extra={"lead_key": (record.key or b"").decode("utf-8", "replace")},
-        )
-        self._done(assignment, record.offset)
 
     def _done(self, assignment: Assignment, offset: int) -> None:
         # A stale assignment (revoked meanwhile) must not mark the new owner's offsets.
@@ -301,19 +273,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._pipeline.on_assigned(assigned)
-
-
-def _failure_of(result: Undeliverable) -> Failure:
-    return Failure(
-        reason=result.reason,
-        message=result.message,
-        code=result.code,
-        http_status=result.http_status,
-        response=result.body,
-        attempts=result.attempts,
-        first_failed_at=result.first_failed_at,
-        failed_at=result.failed_at,
-    )
 
 
 def _names(tps: Iterable[TopicPartition]) -> str:

@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 class Progress:
     taken: int = 0
     applied: int = 0
+    skipped: int = 0
+    """Records acknowledged without a call: tombstones, ignored deletes, no-op updates."""
+    coalesced: int = 0
+    """Events applied as part of another event's call (calls saved)."""
     dead_lettered: Counter[str] = field(default_factory=Counter)
 
     @property
     def finished(self) -> int:
-        return self.applied + sum(self.dead_lettered.values())
+        return self.applied + self.skipped + sum(self.dead_lettered.values())

@@ -21,8 +21,9 @@ from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_
 from consumer.noojee import NoojeeClient
 from consumer.pipeline import Pipeline
 from consumer.retry import RetryPolicy
-from consumer.settings import Settings
+from consumer.settings import Settings, SettingsError
 from consumer.throttle import Throttle
+from contracts.formats import DecoderConfig, MappingError, load_mapping
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,19 @@ def install_signal_handlers(pipeline: Pipeline) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
+def build_decoder(settings: Settings) -> DecoderConfig:
+    """The input decoder; raises ``SettingsError`` naming the variable when unusable."""
+    try:
+        mapping = load_mapping(settings.mapping_file) if settings.mapping_file else None
+        return DecoderConfig(
+            settings.input_format.value, frozenset(settings.cloudevents_types), mapping
+        )
+    except MappingError as exc:
+        raise SettingsError(f"LEADSYNC_MAPPING_FILE: {exc}") from None
+    except ValueError as exc:
+        raise SettingsError(f"LEADSYNC_INPUT_FORMAT: {exc}") from None
+
+
 async def run_service(
     settings: Settings,
     *,
@@ -86,6 +100,11 @@ async def run_service(
     on_ready: Callable[[Pipeline], None] | None = None,
 ) -> int:
     """Run until stopped; ``on_ready`` receives the pipeline (tests, the demo) once it consumes."""
+    try:
+        decoder = build_decoder(settings)
+    except SettingsError as exc:
+        log.critical("bad configuration: %s", exc)
+        return EXIT_CONFIG
     consumer = build_consumer(settings)
     producer = build_producer(settings)
     try:
@@ -100,6 +119,7 @@ async def run_service(
             consumer,
             producer,
             build_delivery(settings, client),
+            decoder,
             version=service_version(),
         )
         consumer.subscribe([settings.source_topic], listener=pipeline.listener())

@@ -100,6 +100,18 @@ def decode_record(
     }:
         raise _expected("a CloudEvent", value, document)
     if kind is RecordFormat.TOMBSTONE:
+        if config.mapping is None:
+            # Without a mapping no Debezium stream is expected, so a record with
+            # no value is a poison record to set aside, not a delete marker to skip.
+            raise InvalidEvent(
+                [
+                    (
+                        "value",
+                        "the record has no value (a tombstone); tombstones are skipped only "
+                        "when LEADSYNC_MAPPING_FILE declares a Debezium input",
+                    )
+                ]
+            )
         return _TOMBSTONE
     return _decode(
         kind,

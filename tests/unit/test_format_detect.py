@@ -289,3 +289,9 @@ def test_auto_reads_native_events_exactly_as_native_mode(value: bytes) -> None:
         assert auto == native
     else:
         assert auto == [("", "read as a native lead-change/v1 event, auto-detected"), *native]
+
+
+def test_auto_without_a_mapping_sets_tombstones_aside_as_invalid() -> None:
+    # No mapping: no Debezium stream is expected, so a null value is a poison record.
+    with pytest.raises(InvalidEvent, match="LEADSYNC_MAPPING_FILE"):
+        decode_record(None, [], DecoderConfig("auto", TYPES, None))

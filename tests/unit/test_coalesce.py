@@ -1,0 +1,116 @@
+"""Coalescing rules: last write wins per field, never across a disposition or campaign change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consumer.coalesce import can_join, group_disposition, merge
+from contracts.events import LeadChange
+from contracts.noojee import NO_CHANGE
+
+
+def event(n: int, **values: Any) -> LeadChange:
+    return LeadChange.from_dict(
+        {
+            "event_id": f"e{n}",
+            "lead_id": "L1",
+            "occurred_at": f"2026-11-26T10:{n:02d}:00Z",
+            **values,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("group", "candidate", "joins"),
+    [
+        pytest.param([{}], {}, True, id="no-dispositions"),
+        pytest.param([{}], {"disposition": "A"}, True, id="first-disposition"),
+        pytest.param([{"disposition": "A"}], {}, True, id="keeps-disposition"),
+        pytest.param([{"disposition": "A"}], {"disposition": "A"}, True, id="same-again"),
+        pytest.param([{"disposition": "A"}], {"disposition": "B"}, False, id="change"),
+        pytest.param([{"disposition": "A"}, {}], {"disposition": "B"}, False, id="change-later"),
+        pytest.param(
+            [{"campaign": {"campaign_id": 1}}],
+            {"campaign": {"campaign_id": 2}},
+            False,
+            id="campaign",
+        ),
+        pytest.param([{}], {"campaign": {"campaign_id": 2}}, False, id="campaign-appears"),
+    ],
+)
+def test_who_may_join(group: list[dict[str, Any]], candidate: dict[str, Any], joins: bool) -> None:
+    events = [event(i, **values) for i, values in enumerate(group)]
+    assert can_join(events, event(len(group), **candidate)) is joins
+
+
+def test_merge_is_last_write_wins_per_field_and_keeps_earlier_values() -> None:
+    merged = merge(
+        [
+            event(
+                1,
+                disposition="Callback",
+                priority=5,
+                phones={"FirstPhone": "0311111111"},
+                fields={"Name": "Jane", "City": "Abbotsford"},
+            ),
+            event(
+                2,
+                phones={"FirstPhone": NO_CHANGE, "SecondPhone": "0322222222"},
+                fields={"City": "Richmond"},
+                callback_at="2026-11-27T09:30:00+11:00",
+            ),
+        ]
+    )
+    assert merged.event_id == "e2"
+    assert merged.disposition == "Callback"
+    assert merged.priority == 5
+    assert merged.phones == {"FirstPhone": "0311111111", "SecondPhone": "0322222222"}
+    assert merged.fields == {"Name": "Jane", "City": "Richmond"}
+    assert merged.callback_at is not None
+    assert group_disposition([event(1, disposition="X"), event(2)]) == "X"
+
+
+def test_merge_of_one_event_is_that_event() -> None:
+    only = event(1, disposition="A")
+    assert merge([only]) is only
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, "A", "B"]),
+            st.dictionaries(st.sampled_from(["Name", "City", "Seq"]), st.text("xyz", max_size=3)),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_grouping_keeps_every_disposition_change_and_the_final_state(
+    script: list[tuple[str | None, dict[str, str]]],
+) -> None:
+    events = [
+        event(i, **({"disposition": d} if d else {}), fields=f) for i, (d, f) in enumerate(script)
+    ]
+    groups: list[list[LeadChange]] = []
+    for item in events:
+        if groups and can_join(groups[-1], item):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    calls = [merge(group) for group in groups]
+    set_dispositions = [e.disposition for e in events if e.disposition]
+    changes = [d for i, d in enumerate(set_dispositions) if i == 0 or set_dispositions[i - 1] != d]
+    sent = [c.disposition for c in calls if c.disposition]
+    assert [d for i, d in enumerate(sent) if i == 0 or sent[i - 1] != d] == changes
+    assert len(calls) <= len(changes) + 1
+    final: dict[str, str] = {}
+    for e in events:
+        final.update(e.fields or {})
+    applied: dict[str, str] = {}
+    for c in calls:
+        applied.update(c.fields or {})
+    assert applied == final
