@@ -142,7 +142,8 @@ def summarise(
     out.write(
         f"  throughput {pipeline.progress.applied / max(elapsed, 1e-6):.0f} applied/s; PBX calls "
         f"{stats['requests']}, codes {stats['codes']}, peak concurrency "
-        f"{stats['max_concurrency']} of {stats['capacity']}\n"
+        f"{stats['max_concurrency']} of {stats['capacity']}; {pipeline.progress.coalesced} "
+        "events coalesced into other events' calls\n"
     )
     ok = exit_code == 0 and seen == plan.expected
     out.write("all events accounted for\n" if ok else "NOT all events accounted for\n")

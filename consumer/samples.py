@@ -55,9 +55,14 @@ def lead_name(index: int) -> str:
 
 def build_plan(events: int, leads: int, seed: int = 7) -> SamplePlan:
     """``events`` records over ``leads`` leads: ~1% invalid, ~1% of leads unknown to the
-    PBX, ~1% with an unknown disposition, ~1% with a do-not-call number; the rest apply."""
+    PBX, ~1% of leads with a do-not-call number, ~1% with an unknown disposition; the
+    rest apply. Every valid event sets a disposition, so coalescing never merges an
+    event that must fail with one that must apply."""
     rng = random.Random(seed)
     unknown = frozenset(lead_name(i) for i in range(0, leads, 97))
+    # Do-not-call is a property of a lead's number, so all of that lead's events
+    # fail alike, however the service groups them.
+    dnc_leads = frozenset(lead_name(i) for i in range(5, leads, 89))
     start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     records: list[SampleRecord] = []
     for n in range(events):
@@ -81,12 +86,12 @@ def build_plan(events: int, leads: int, seed: int = 7) -> SamplePlan:
         expect = APPLIED
         if lead in unknown:
             expect = NoojeeCode.COULDNT_FIND_THE_LEAD.name
+        elif lead in dnc_leads:
+            event["phones"] = {"FirstPhone": DNC_NUMBER}
+            expect = NoojeeCode.DNC.name
         elif roll < 0.02:
             event["disposition"] = UNKNOWN_DISPOSITION
             expect = NoojeeCode.INVALID_DISPOSTION.name
-        elif roll < 0.03:
-            event["phones"] = {"FirstPhone": DNC_NUMBER}
-            expect = NoojeeCode.DNC.name
         records.append(SampleRecord(lead.encode(), json.dumps(event).encode(), expect))
     plan = SamplePlan(records=records, unknown_leads=unknown)
     plan.expected.update(record.expect for record in records)
