@@ -100,8 +100,8 @@ class Delivery:
         first_failed_mono = 0.0
         outage_s = 0.0  # time spent waiting out an unavailable PBX is not budget
         while not stop.is_set():
+            began = self.monotonic()
             result, waited_s, outage_waited_s = await self._attempt(prepare, stop)
-            outage_s += outage_waited_s
             if result is None:
                 return None
             attempt += 1
@@ -109,6 +109,13 @@ class Delivery:
             outcome: Outcome = result.outcome
             if isinstance(outcome, Applied):
                 return Delivered(attempts=attempt)
+            # Budget runs from the first failure; from then on, waiting out a PBX
+            # that is not there (the breaker, and calls that found it gone) is free.
+            if first_failed_wall is not None:
+                if isinstance(outcome, Unavailable):
+                    outage_s += self.monotonic() - began
+                else:
+                    outage_s += outage_waited_s
             if isinstance(outcome, Unavailable):
                 continue  # the breaker is open now: the next attempt waits in admit()
             now_wall, now_mono = self.wall_clock(), self.monotonic()

@@ -1,0 +1,215 @@
+"""Back-pressure: the pure pause table, and how FlowControl carries it out on a consumer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+from aiokafka import TopicPartition
+
+from consumer.assignment import Assignment
+from consumer.flow import FlowControl, FlowDecision, decide
+
+P0 = TopicPartition("lead-changes", 0)
+P1 = TopicPartition("lead-changes", 1)
+P2 = TopicPartition("lead-changes", 2)
+ALL = frozenset({P0, P1, P2})
+
+
+@pytest.mark.parametrize(
+    ("pending", "was_all_paused", "all_paused", "room"),
+    [
+        (0, False, False, 10),
+        (9, False, False, 1),
+        (10, False, True, 0),  # the bound itself pauses everything
+        (14, False, True, 0),  # room never goes negative
+        (10, True, True, 0),
+        (6, True, True, 4),  # still above half: stays paused (hysteresis)
+        (5, True, False, 5),  # at half: resumes
+        (0, True, False, 10),
+        (6, False, False, 4),  # the same pending level without a prior pause takes records
+    ],
+)
+def test_all_partitions_pause_at_the_bound_and_resume_at_half(
+    pending: int, was_all_paused: bool, all_paused: bool, room: int
+) -> None:
+    decision = decide(
+        max_in_flight=10,
+        max_ahead=100,
+        pending=pending,
+        ahead={},
+        assigned=ALL,
+        all_paused=was_all_paused,
+    )
+    assert decision == FlowDecision(all_paused, ALL if all_paused else frozenset(), room)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "held", "paused"),
+    [
+        ({}, frozenset(), frozenset()),
+        ({P0: 4}, frozenset(), frozenset()),
+        ({P0: 5}, frozenset(), frozenset({P0})),  # max_ahead itself pauses
+        ({P0: 7, P1: 5, P2: 4}, frozenset(), frozenset({P0, P1})),
+        ({}, frozenset({P2}), frozenset({P2})),  # held for another reason (a breaker)
+        ({P0: 9}, frozenset({P2}), frozenset({P0, P2})),
+    ],
+)
+def test_single_partitions_pause_when_too_far_ahead_or_held(
+    ahead: Mapping[TopicPartition, int],
+    held: frozenset[TopicPartition],
+    paused: frozenset[TopicPartition],
+) -> None:
+    decision = decide(
+        max_in_flight=10,
+        max_ahead=5,
+        pending=1,
+        ahead=ahead,
+        assigned=ALL,
+        all_paused=False,
+        held=held,
+    )
+    assert decision == FlowDecision(False, paused, 9)
+
+
+def test_only_assigned_partitions_are_paused() -> None:
+    stray = TopicPartition("lead-changes", 9)
+    decision = decide(
+        max_in_flight=10,
+        max_ahead=5,
+        pending=1,
+        ahead={stray: 50},
+        assigned={P0},
+        all_paused=False,
+        held={stray},
+    )
+    assert decision.paused == frozenset()
+    everything = decide(
+        max_in_flight=10, max_ahead=5, pending=10, ahead={}, assigned={P0}, all_paused=False
+    )
+    assert everything.paused == frozenset({P0})
+
+
+class RecordingConsumer:
+    """The three consumer methods FlowControl uses, recording each call in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.calls.append(("pause", frozenset(partitions)))
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.calls.append(("resume", frozenset(partitions)))
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.calls.append(("seek", (partition, offset)))
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self.pending_total = 0
+        self.ahead_of: dict[TopicPartition, int] = {}
+
+    def ahead(self, key: TopicPartition) -> int:
+        return self.ahead_of.get(key, 0)
+
+
+def assignments(*tps: TopicPartition) -> dict[TopicPartition, Assignment]:
+    return {tp: Assignment(tp) for tp in tps}
+
+
+def test_apply_pauses_only_partitions_not_already_paused() -> None:
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    held = assignments(P0, P1, P2)
+
+    tracker.ahead_of = {P0: 5}
+    assert flow.apply(consumer, held, tracker) == 10
+    assert consumer.calls == [("pause", frozenset({P0}))]
+    assert flow.paused == frozenset({P0})
+
+    consumer.calls.clear()
+    assert flow.apply(consumer, held, tracker) == 10
+    assert consumer.calls == []  # nothing changed: no calls at all
+
+    tracker.pending_total = 10  # everything pauses; P0 already was
+    assert flow.apply(consumer, held, tracker) == 0
+    assert consumer.calls == [("pause", frozenset({P1, P2}))]
+    assert flow.paused == ALL
+
+
+def test_apply_resumes_with_a_seek_to_the_next_offset_not_taken() -> None:
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    held = assignments(P0, P1, P2)
+    held[P0].next_offset = 42
+    held[P1].next_offset = 7
+    # P2 took nothing yet: nothing was fetched past a position to seek back to.
+
+    tracker.pending_total = 10
+    flow.apply(consumer, held, tracker)
+    consumer.calls.clear()
+
+    tracker.pending_total = 6  # above half: hysteresis holds the pause
+    flow.apply(consumer, held, tracker)
+    assert consumer.calls == []
+
+    tracker.pending_total = 5
+    assert flow.apply(consumer, held, tracker) == 5
+    seeks = [call for call in consumer.calls if call[0] == "seek"]
+    assert sorted(seeks, key=str) == sorted([("seek", (P0, 42)), ("seek", (P1, 7))], key=str)
+    assert consumer.calls[-1] == ("resume", ALL)  # seeks first, so no stale fetch slips in
+    assert flow.paused == frozenset()
+
+
+def test_apply_resumes_a_partition_once_it_is_no_longer_held() -> None:
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    held = assignments(P0, P1)
+    held[P1].next_offset = 3
+    flow.held.add(P1)
+    flow.apply(consumer, held, tracker)
+    assert consumer.calls == [("pause", frozenset({P1}))]
+    consumer.calls.clear()
+    flow.held.discard(P1)
+    flow.apply(consumer, held, tracker)
+    assert consumer.calls == [("seek", (P1, 3)), ("resume", frozenset({P1}))]
+
+
+def test_apply_never_resumes_a_partition_no_longer_assigned() -> None:
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    tracker.ahead_of = {P0: 5, P1: 5}
+    flow.apply(consumer, assignments(P0, P1), tracker)
+    consumer.calls.clear()
+    tracker.ahead_of = {}
+    flow.apply(consumer, assignments(P0), tracker)  # P1 was revoked meanwhile
+    assert consumer.calls == [("resume", frozenset({P0}))]
+    assert flow.paused == frozenset()
+
+
+def test_reset_forgets_pauses_so_the_next_apply_pauses_again() -> None:
+    # aiokafka drops pauses on a rebalance; FlowControl must not think they still hold.
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    tracker.ahead_of = {P0: 5}
+    flow.apply(consumer, assignments(P0, P1), tracker)
+    flow.reset()
+    assert flow.paused == frozenset()
+    consumer.calls.clear()
+    fresh = assignments(P0, P1)
+    flow.apply(consumer, fresh, tracker)
+    assert consumer.calls == [("pause", frozenset({P0}))]
+
+
+def test_reset_forgets_an_all_partition_pause() -> None:
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    tracker.pending_total = 10
+    flow.apply(consumer, assignments(P0), tracker)
+    flow.reset()
+    consumer.calls.clear()
+    tracker.pending_total = 10
+    flow.apply(consumer, assignments(P0, P1), tracker)
+    assert consumer.calls == [("pause", frozenset({P0, P1}))]
