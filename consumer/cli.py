@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "consumer.commands.demo",
     "consumer.commands.check",
     "consumer.commands.schema",
+    "consumer.commands.dlq",
     "consumer.simulator_cli",
 )
 
@@ -27,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a command not built yet is simply not offered
-        module.add_parser(subparsers)
+        importlib.import_module(name).add_parser(subparsers)
     return parser
 
 
