@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from aiokafka.structs import ConsumerRecord
+from opentelemetry.trace import Span
 
 from consumer.assignment import Assignment, Work
 from consumer.coalesce import can_join, merge
@@ -19,6 +21,7 @@ from consumer.deadletters import DeadLetterWriter, Failure
 from consumer.delivery import CredentialsRefused, Delivered, Delivery, Undeliverable
 from consumer.lanes import Lanes
 from consumer.progress import Progress
+from consumer.telemetry import Telemetry
 from contracts.deadletter import DeadLetterReason
 from contracts.noojee import UpdateLeadFast
 from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
@@ -35,6 +38,7 @@ class Applier:
     done: Callable[[Assignment, int], None]
     fail: Callable[[BaseException], None]
     coalesce: bool
+    telemetry: Telemetry
     lanes: Lanes[Work] | None = None
     """Where waiting items are taken from to coalesce (set once the lanes exist)."""
 
@@ -42,6 +46,14 @@ class Applier:
         assignment = work.assignment
         if not assignment.may_begin(work.offset):
             return  # left unfinished for the partition's next owner
+        # The span covers every attempt, every wait and the dead letter.
+        with self.telemetry.event_span(
+            work.record, event_id=work.event.event_id, lead_id=work.event.lead_id
+        ) as span:
+            await self._apply(work, span)
+
+    async def _apply(self, work: Work, span: Span) -> None:
+        assignment = work.assignment
         group = [work]
 
         def prepare() -> UpdateLeadFast | None:
@@ -54,7 +66,8 @@ class Applier:
         try:
             result = await self.delivery.deliver(prepare, assignment.stop)
         except RequestError as exc:
-            await self._dead_letter_all(group, Failure(DeadLetterReason.INVALID_REQUEST, str(exc)))
+            failure = Failure(DeadLetterReason.INVALID_REQUEST, str(exc))
+            await self._dead_letter_all(group, failure, span)
             return
         except CredentialsRefused as exc:
             self.fail(exc)
@@ -62,12 +75,25 @@ class Applier:
         if isinstance(result, Delivered):
             self.progress.applied += len(group)
             self.progress.coalesced += len(group) - 1
+            self.telemetry.event_applied()
+            for item in group[1:]:
+                with self._merged_span(item, span):
+                    self.telemetry.event_applied()
             for item in group:
                 self.done(assignment, item.offset)
         elif isinstance(result, Undeliverable):
             # Merged events fail together but are set aside one by one, so each can
             # be inspected and replayed on its own.
-            await self._dead_letter_all(group, _failure_of(result))
+            await self._dead_letter_all(group, _failure_of(result), span)
+
+    def _merged_span(self, item: Work, carrier: Span) -> AbstractContextManager[Span]:
+        """The span of an event that rode on ``carrier``'s call (its own trace)."""
+        return self.telemetry.event_span(
+            item.record,
+            event_id=item.event.event_id,
+            lead_id=item.event.lead_id,
+            coalesced_into=carrier,
+        )
 
     def _absorb(self, group: list[Work]) -> None:
         """Move the lane's waiting items that may merge into ``group`` (in order)."""
@@ -82,20 +108,33 @@ class Applier:
             group.append(waiting.popleft())
             events.append(candidate.event)
 
-    async def _dead_letter_all(self, group: Sequence[Work], failure: Failure) -> None:
+    async def _dead_letter_all(self, group: Sequence[Work], failure: Failure, span: Span) -> None:
         assignment = group[0].assignment
         if not assignment.begin(group[-1].offset):
             return
-        for item in group:
-            await self.dead_letter(assignment, item.record, failure)
+        await self.dead_letter(assignment, group[0].record, failure)
+        for item in group[1:]:
+            with self._merged_span(item, span):
+                await self.dead_letter(assignment, item.record, failure)
+
+    async def set_aside(
+        self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
+    ) -> None:
+        """Dead-letter a record that never became an event, in a span of its own."""
+        with self.telemetry.event_span(record, event_id=None, lead_id=None):
+            await self.dead_letter(assignment, record, failure)
 
     async def dead_letter(
         self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
     ) -> None:
-        report = self.dead_letters.report(record, failure, traceparent=None)
+        """Write the dead letter with the current span's trace context (call it inside one)."""
+        report = self.dead_letters.report(
+            record, failure, traceparent=self.telemetry.current_traceparent()
+        )
         if not await self.dead_letters.write(record, report, assignment.stop):
             return
         self.progress.dead_lettered[failure.reason] += 1
+        self.telemetry.event_dead_lettered(failure.reason, failure.message)
         log.warning(
             "dead-lettered %s[%d]@%d: %s: %s",
             record.topic,
@@ -103,7 +142,13 @@ class Applier:
             record.offset,
             failure.reason,
             failure.message,
-            extra={"lead_key": (record.key or b"").decode("utf-8", "replace")},
+            extra={
+                "lead_key": (record.key or b"").decode("utf-8", "replace"),
+                "reason": failure.reason,
+                "source_topic": record.topic,
+                "source_partition": record.partition,
+                "source_offset": record.offset,
+            },
         )
         self.done(assignment, record.offset)
 

@@ -53,6 +53,8 @@ class DeadLetterWriter:
         self._group = consumer_group
         self._version = version
         self.write_failures = 0
+        self.connected = True
+        """False from a failed write until the next acknowledged one (``/readyz``)."""
 
     def report(
         self, record: ConsumerRecord[bytes, bytes], failure: Failure, traceparent: str | None
@@ -92,6 +94,7 @@ class DeadLetterWriter:
                 )
             except (KafkaError, TimeoutError) as exc:
                 self.write_failures += 1
+                self.connected = False
                 log.error(
                     "could not write dead letter to %s for %s[%d]@%d (%s: %s); "
                     "offset not committed, retrying in %.1f s",
@@ -108,5 +111,6 @@ class DeadLetterWriter:
                 except TimeoutError:
                     delay = min(delay * 2, RETRY_CAP_S)
                 continue
+            self.connected = True
             return True
         return False

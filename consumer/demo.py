@@ -98,6 +98,7 @@ async def run_demo(events: int, leads: int, out: TextIO) -> int:
                 retry_base_s=0.05,
                 retry_cap_s=1.0,
                 log_format="text",
+                health_port=0,  # /metrics on a free port: 8080 may be taken on a laptop
                 log_level="ERROR",
             )
             configure_logging(settings.log_level, settings.log_format.value)

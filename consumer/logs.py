@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from consumer.telemetry import TraceContextFilter
+
 # Attributes every LogRecord has; anything else was passed through ``extra=``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
@@ -32,6 +34,9 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    # On the handler, not a logger: records propagated from child loggers skip
+    # the filters of the loggers above them.
+    handler.addFilter(TraceContextFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

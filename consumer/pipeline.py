@@ -22,11 +22,13 @@ from consumer.assignment import Assignment, Work
 from consumer.deadletters import DeadLetterWriter, Failure
 from consumer.delivery import Delivery
 from consumer.flow import FlowControl
+from consumer.health import readiness
 from consumer.kafka import COMMIT_TIMEOUT_S, commit_bounded
 from consumer.lanes import Lanes
 from consumer.offsets import OffsetTracker
 from consumer.progress import Progress
 from consumer.settings import Settings
+from consumer.telemetry import Telemetry
 from contracts.deadletter import DeadLetterReason
 from contracts.events import InvalidEvent
 from contracts.formats import DecoderConfig, Skip, decode_record
@@ -48,17 +50,19 @@ class Pipeline:
         decoder: DecoderConfig,
         *,
         version: str,
+        telemetry: Telemetry,
     ) -> None:
         self.settings = settings
         self._consumer = consumer
         self._delivery = delivery
         self._decoder = decoder
         self.progress = Progress()
+        self._dead_letters = DeadLetterWriter(
+            producer, settings.dead_letter_topic, settings.group_id, version
+        )
         self._applier = Applier(
             delivery=delivery,
-            dead_letters=DeadLetterWriter(
-                producer, settings.dead_letter_topic, settings.group_id, version
-            ),
+            dead_letters=self._dead_letters,
             defaults=RequestDefaults(
                 template_id=settings.noojee_template_id,
                 campaign_id=settings.noojee_campaign_id,
@@ -70,6 +74,7 @@ class Pipeline:
             done=self._done,
             fail=self._fail,
             coalesce=settings.coalesce,
+            telemetry=telemetry,
         )
         self._assignments: dict[TopicPartition, Assignment] = {}
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
@@ -81,6 +86,17 @@ class Pipeline:
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
         self.fatal: BaseException | None = None
+        self.health_port: int | None = None
+        """Where ``/livez``, ``/readyz`` and ``/metrics`` answer (set by the service)."""
+        telemetry.metrics.observe_gauges(
+            in_flight=lambda: self.in_flight,
+            breaker=lambda: delivery.breaker.state,
+            lag=self.lag,
+            rate_share=lambda: delivery.throttle.rate,
+            concurrency_share=lambda: delivery.throttle.concurrency_ceiling,
+            concurrency_limit=lambda: delivery.throttle.limit,
+            coalesced=lambda: self.progress.coalesced,
+        )
 
     # -- public ---------------------------------------------------------------
 
@@ -92,6 +108,27 @@ class Pipeline:
     @property
     def assigned(self) -> frozenset[TopicPartition]:
         return frozenset(self._assignments)
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        """``/readyz``: partitions assigned, PBX breaker closed, dead letters writable."""
+        return readiness(
+            len(self._assignments), self._delivery.breaker.state, self._dead_letters.connected
+        )
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Per owned partition: records from the first unfinished one to the end.
+
+        Partitions whose end or position is not known yet (nothing fetched since
+        the assignment) are left out rather than reported as 0.
+        """
+        lags = {}
+        for tp, assignment in list(self._assignments.items()):
+            end = self._consumer.highwater(tp)
+            first = self._tracker.first_unfinished(tp)
+            position = first if first is not None else assignment.next_offset
+            if end is not None and position is not None:
+                lags[tp] = max(0, end - position)
+        return lags
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -156,7 +193,7 @@ class Pipeline:
         except InvalidEvent as exc:
             assignment.begin(record.offset)
             failure = Failure(DeadLetterReason.INVALID_EVENT, f"Invalid lead-change event: {exc}")
-            task = asyncio.create_task(self._applier.dead_letter(assignment, record, failure))
+            task = asyncio.create_task(self._applier.set_aside(assignment, record, failure))
             self._loose.add(task)
             task.add_done_callback(self._loose.discard)
             return

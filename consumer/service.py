@@ -16,12 +16,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiokafka.errors import KafkaError
 
-from consumer.delivery import CredentialsRefused, Delivery
+from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery
+from consumer.health import HealthServer
 from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
 from consumer.noojee import NoojeeClient
 from consumer.pipeline import Pipeline
 from consumer.retry import RetryPolicy
 from consumer.settings import Settings, SettingsError
+from consumer.telemetry import Telemetry
 from consumer.throttle import Throttle
 from contracts.formats import DecoderConfig, MappingError, load_mapping
 
@@ -41,9 +43,10 @@ def service_version() -> str:
         return "0+unknown"
 
 
-def build_delivery(settings: Settings, client: NoojeeClient) -> Delivery:
+def build_delivery(settings: Settings, client: NoojeeClient, observer: AttemptObserver) -> Delivery:
     return Delivery(
         sender=client,
+        observer=observer,
         throttle=Throttle(settings.rate_limit, settings.max_concurrency),
         policy=RetryPolicy(
             base_s=settings.retry_base_s,
@@ -98,13 +101,58 @@ async def run_service(
     *,
     handle_signals: bool = True,
     on_ready: Callable[[Pipeline], None] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> int:
-    """Run until stopped; ``on_ready`` receives the pipeline (tests, the demo) once it consumes."""
+    """Run until stopped; ``on_ready`` receives the pipeline (tests, the demo) once it consumes.
+
+    ``telemetry`` replaces the one set up from the ``OTEL_*`` variables (tests
+    read spans and metrics from memory).
+    """
     try:
         decoder = build_decoder(settings)
+        if telemetry is None:
+            telemetry = Telemetry.from_settings(settings, version=service_version())
     except SettingsError as exc:
         log.critical("bad configuration: %s", exc)
         return EXIT_CONFIG
+    pipelines: list[Pipeline] = []
+    health = HealthServer(
+        settings.health_port,
+        lambda: pipelines[0].readiness() if pipelines else (False, ["starting"]),
+        telemetry.metrics_text,
+    )
+    try:
+        # Before Kafka: the startup probe asks /livez while the consumer joins.
+        await health.start()
+    except OSError as exc:
+        log.critical("cannot serve LEADSYNC_HEALTH_PORT=%d: %s", settings.health_port, exc)
+        await telemetry.shutdown()
+        return EXIT_CONFIG
+    try:
+        return await _serve(
+            settings,
+            decoder,
+            telemetry=telemetry,
+            health=health,
+            pipelines=pipelines,
+            handle_signals=handle_signals,
+            on_ready=on_ready,
+        )
+    finally:
+        await health.stop()
+        await telemetry.shutdown()
+
+
+async def _serve(
+    settings: Settings,
+    decoder: DecoderConfig,
+    *,
+    telemetry: Telemetry,
+    health: HealthServer,
+    pipelines: list[Pipeline],
+    handle_signals: bool,
+    on_ready: Callable[[Pipeline], None] | None,
+) -> int:
     consumer = build_consumer(settings)
     producer = build_producer(settings)
     try:
@@ -118,10 +166,13 @@ async def run_service(
             settings,
             consumer,
             producer,
-            build_delivery(settings, client),
+            build_delivery(settings, client, telemetry),
             decoder,
             version=service_version(),
+            telemetry=telemetry,
         )
+        pipeline.health_port = health.port
+        pipelines.append(pipeline)
         consumer.subscribe([settings.source_topic], listener=pipeline.listener())
         try:
             await consumer.start()
@@ -134,11 +185,12 @@ async def run_service(
         if on_ready is not None:
             on_ready(pipeline)
         log.info(
-            "leadsync %s consuming %s as group %s; dead letters to %s",
+            "leadsync %s consuming %s as group %s; dead letters to %s; health on port %d",
             service_version(),
             settings.source_topic,
             settings.group_id,
             settings.dead_letter_topic,
+            health.port,
         )
         try:
             await pipeline.run()

@@ -30,6 +30,7 @@ def service_settings(
         "commit_interval_s": 0.2,
         "drain_timeout_s": 20,
         "log_format": "text",
+        "health_port": 0,  # a free port: services run side by side
         # Oracles compare the PBX's history event by event; coalescing (on in
         # production) merges events and has its own tests.
         "coalesce": False,

@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from consumer.health import probe_readiness
 from consumer.kafka import STOP_TIMEOUT_S, connection_options, stop_bounded
 from consumer.outcomes import Fatal, Unavailable
 from consumer.service import EXIT_CONFIG, build_client
@@ -76,9 +77,20 @@ async def check_pbx(settings: Settings) -> list[str]:
     return []
 
 
+async def check_service(settings: Settings) -> list[str]:
+    """The readiness of a service running here (``kubectl exec ... leadsync check``)."""
+    verdict = await probe_readiness(settings.health_port)
+    if verdict is None:
+        return []  # no service on this host: the checks above are the whole answer
+    _, reasons = verdict
+    return [f"the service on port {settings.health_port} is not ready: {r}" for r in reasons]
+
+
 async def run_checks(settings: Settings) -> list[str]:
-    kafka, pbx = await asyncio.gather(check_kafka(settings), check_pbx(settings))
-    return kafka + pbx
+    kafka, pbx, service = await asyncio.gather(
+        check_kafka(settings), check_pbx(settings), check_service(settings)
+    )
+    return kafka + pbx + service
 
 
 def handle(args: argparse.Namespace) -> int:
