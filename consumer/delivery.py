@@ -62,6 +62,21 @@ class AttemptObserver(Protocol):
     ) -> None: ...
 
 
+class Observers:
+    """Several observers as one, called in the order given."""
+
+    def __init__(self, *observers: AttemptObserver) -> None:
+        self._observers = observers
+
+    def attempt_finished(self, result: CallResult, attempt: int, waited_s: float) -> None:
+        for observer in self._observers:
+            observer.attempt_finished(result, attempt, waited_s)
+
+    def retry_scheduled(self, outcome: Retry | Unavailable, attempt: int, delay_s: float) -> None:
+        for observer in self._observers:
+            observer.retry_scheduled(outcome, attempt, delay_s)
+
+
 class _NoObserver:
     def attempt_finished(self, result: CallResult, attempt: int, waited_s: float) -> None:
         return None
@@ -80,6 +95,8 @@ class Delivery:
     breaker: Breaker = field(default_factory=Breaker)
     observer: AttemptObserver = _NoObserver()  # noqa: RUF009 - stateless default
     on_overload: Callable[[], None] | None = None
+    on_ceiling_changed: Callable[[], None] | None = None
+    """Told after the throttle's share changed (a rebalance): the adaptive limit rescales."""
     wall_clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
 

@@ -293,6 +293,8 @@ class Pipeline:
         self._flow.reset()
         total = self._consumer.partitions_for_topic(self.settings.source_topic) or set()
         self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))
+        if self._delivery.on_ceiling_changed is not None:
+            self._delivery.on_ceiling_changed()
         log.info(
             "partitions assigned: %s (share: %.3g calls/s, %d at once)",
             _names(self._assignments),

@@ -16,7 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiokafka.errors import KafkaError
 
-from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery
+from consumer.adaptive import AdaptiveConcurrency
+from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery, Observers
 from consumer.health import HealthServer
 from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
 from consumer.noojee import NoojeeClient
@@ -44,15 +45,23 @@ def service_version() -> str:
 
 
 def build_delivery(settings: Settings, client: NoojeeClient, observer: AttemptObserver) -> Delivery:
+    throttle = Throttle(settings.rate_limit, settings.max_concurrency)
+    policy = RetryPolicy(
+        base_s=settings.retry_base_s,
+        cap_s=settings.retry_cap_s,
+        deadline_s=settings.retry_deadline_s,
+    )
+    if not settings.adaptive_concurrency:
+        return Delivery(sender=client, throttle=throttle, policy=policy, observer=observer)
+    # Telemetry first: the controller may change the limit the metrics report.
+    adaptive = AdaptiveConcurrency(throttle)
     return Delivery(
         sender=client,
-        observer=observer,
-        throttle=Throttle(settings.rate_limit, settings.max_concurrency),
-        policy=RetryPolicy(
-            base_s=settings.retry_base_s,
-            cap_s=settings.retry_cap_s,
-            deadline_s=settings.retry_deadline_s,
-        ),
+        throttle=throttle,
+        policy=policy,
+        observer=Observers(observer, adaptive),
+        on_overload=adaptive.on_overload,
+        on_ceiling_changed=adaptive.ceiling_changed,
     )
 
 
