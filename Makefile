@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench bench-full schema clean
+.PHONY: test lint demo bench bench-full soak schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/leadsync demo
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+bench-full: $(STAMP)
+	$(BIN)/python -m benchmarks --full --profile --write BENCHMARKS.md
+
+soak: $(STAMP)
+	$(BIN)/python -m tests.faults.soak --minutes 20
 
 schema: $(STAMP)
 	$(BIN)/python -m contracts.schemas
