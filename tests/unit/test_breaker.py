@@ -42,7 +42,7 @@ async def test_unavailable_opens_and_only_one_probe_goes_per_interval() -> None:
     breaker.answered(probe=True)
     await asyncio.sleep(0.01)
     assert all(w.done() for w in waiters)
-    assert sorted(w.result() for w in waiters) == [False, False, False, False, True]
+    assert sorted(bool(w.result()) for w in waiters) == [False, False, False, False, True]
     assert state_of(breaker) is BreakerState.CLOSED
 
 
