@@ -1,0 +1,237 @@
+"""Scenarios 1, 2 and 6: how close leadsync gets to the PBX's capacity or the rate limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.flows import (
+    BACKLOG,
+    Mode,
+    bare_loop,
+    caveats,
+    drain,
+    latency_ms,
+    leadsync,
+    ms,
+    naive_consumer,
+    wait_ms,
+)
+from benchmarks.harness import world
+from benchmarks.measures import busiest_window, start_rate, throughput
+from benchmarks.report import TIMES, Figure, ScenarioResult
+
+SERVICE_MS = (100.0, 150.0)
+"""The PBX's service time, uniform in this range: the vendor's "no call under 100 ms"."""
+UNLIMITED_RATE = 1_000_000
+LOAD_FACTOR = 0.8
+"""Latency is measured at this fraction of the PBX's capacity."""
+LIGHT_RATE = 5
+"""Events per second at which no call ever waits for a slot: delivery alone."""
+PBX = {"threads": 8, "min_service_ms": SERVICE_MS[0], "max_service_ms": SERVICE_MS[1]}
+
+
+def nominal_rate(capacity: int) -> float:
+    return capacity / (sum(SERVICE_MS) / 2 / 1000)
+
+
+def _service_range() -> str:
+    return f"calls {SERVICE_MS[0]:.0f}-{SERVICE_MS[1]:.0f} ms"
+
+
+def _delivery(ours_ms: float | None, naive_ms: float | None) -> str:
+    """What the light load shows about the wait before a call starts."""
+    if ours_ms is None or naive_ms is None:
+        return ""
+    text = (
+        f" At {LIGHT_RATE}/s, where no call waits for a slot, produce to call start took"
+        f" {ours_ms:.0f} ms (median) for leadsync and {naive_ms:.0f} ms for the naive consumer"
+    )
+    if ours_ms <= 1.25 * naive_ms:
+        return text + ": that much is Kafka's delivery (the broker and aiokafka's fetch)."
+    return text + f": leadsync adds {ours_ms - naive_ms:.0f} ms of its own."
+
+
+async def pbx_bound(mode: Mode, workdir: Path) -> ScenarioResult:
+    backlog, paced, light_events = mode.pick(200, 1600), mode.pick(80, 640), mode.pick(25, 100)
+    async with world(workdir) as w:
+        pbx = await w.pbx(**PBX)
+        cap, pace = pbx.capacity, LOAD_FACTOR * nominal_rate(pbx.capacity)
+        ours = await drain(
+            w,
+            pbx,
+            leadsync(w, pbx, {"max_concurrency": 4, "rate_limit": UNLIMITED_RATE}),
+            partitions=4,
+            backlog=backlog,
+            paced=paced,
+            pace_rate=pace,
+            timeout_s=120,
+        )
+        theirs = await drain(
+            w,
+            pbx,
+            naive_consumer(w, pbx),
+            partitions=4,
+            backlog=backlog // cap,
+            paced=paced,
+            pace_rate=pace,
+            timeout_s=mode.pick(120, 400),
+        )
+        light = [
+            await drain(
+                w,
+                pbx,
+                start,
+                partitions=4,
+                backlog=1,
+                paced=light_events,
+                pace_rate=LIGHT_RATE,
+                timeout_s=60,
+            )
+            for start in (leadsync(w, pbx, {"max_concurrency": 4}), naive_consumer(w, pbx))
+        ]
+    mine, base = throughput(ours.phase(BACKLOG)), throughput(theirs.phase(BACKLOG))
+    u, p99 = mine.utilisation(cap), latency_ms(ours, 99)
+    result = ScenarioResult(
+        "pbx-bound",
+        "1. PBX-bound",
+        f"PBX --threads 8 (capacity {cap}), {_service_range()}; {backlog} events at once"
+        f" (throughput), then {paced} produced at {pace:.1f}/s ({LOAD_FACTOR:.0%} of"
+        f" capacity; latency); apart, {light_events} at {LIGHT_RATE}/s (delivery alone)."
+        " MAX_CONCURRENCY=4, rate unlimited.",
+        "the naive consumer (an aiokafka loop awaiting each call), same PBX,"
+        f" {backlog // cap} events at once and the same paced loads.",
+    )
+    result.figures = [
+        Figure("utilisation", u, TIMES, base.utilisation(cap), "≥ 0.97", u >= 0.97),
+        Figure("applied/s", mine.per_s, "/s", base.per_s, compare=True),
+        Figure(
+            "ideal: capacity ÷ mean service", mine.ideal_per_s(cap), "/s", base.ideal_per_s(cap)
+        ),
+        Figure("109 answers", ours.code_109, "", theirs.code_109, "0", ours.code_109 == 0),
+        Figure("p50 latency at 80 % load", latency_ms(ours, 50), "ms", latency_ms(theirs, 50)),
+        Figure("p99 latency at 80 % load", p99, "ms", latency_ms(theirs, 99)),
+        Figure("p50 produce to call start", wait_ms(ours, 50), "ms", wait_ms(theirs, 50)),
+        Figure(
+            f"p50 produce to call start at {LIGHT_RATE}/s",
+            wait_ms(light[0], 50),
+            "ms",
+            wait_ms(light[1], 50),
+        ),
+        Figure(
+            "slot idle between calls",
+            ms(mine.idle_per_call_s(cap)),
+            "ms",
+            ms(base.idle_per_call_s(cap)),
+        ),
+    ]
+    result.limits = (
+        f"The PBX's {cap} slots at a mean service time of {mine.mean_service_s * 1000:.0f} ms"
+        f" bound the rate at {mine.ideal_per_s(cap):.1f}/s; leadsync applied"
+        f" {mine.per_s:.1f}/s ({u:.3f} of it). The rest is the time a slot stands empty"
+        " between one call's answer and the next call's arrival:"
+        f" {mine.idle_per_call_s(cap) * 1000:.1f} ms per call on average. The naive"
+        f" consumer keeps one slot busy ({base.utilisation(cap):.2f} of the ideal, about"
+        f" 1 ÷ {cap}), so at {LOAD_FACTOR:.0%} of capacity its queue only grows and its"
+        f" latency is its backlog's. leadsync's p99 is {p99 or 0:.0f} ms: a service time"
+        f" plus the time from produce to the call's start (median {wait_ms(ours, 50) or 0:.0f}"
+        " ms), which is Kafka delivery to the consumer and any wait for a free slot."
+        + _delivery(wait_ms(light[0], 50), wait_ms(light[1], 50))
+        + caveats(leadsync=ours, naive=theirs)
+    )
+    return result
+
+
+async def rate_bound(mode: Mode, workdir: Path) -> ScenarioResult:
+    events, rate = mode.pick(200, 1200), 20
+    limit_s = events / rate * 2 + 30
+    async with world(workdir) as w:
+        pbx = await w.pbx(**(PBX | {"threads": 32}))
+        settings = {"max_concurrency": 16, "rate_limit": rate}
+        ours = await drain(
+            w, pbx, leadsync(w, pbx, settings), partitions=4, backlog=events, timeout_s=limit_s
+        )
+        theirs = await bare_loop(
+            w, pbx, events=events, concurrency=16, rate=rate, timeout_s=limit_s
+        )
+    mine_rate, base_rate = start_rate(ours.calls), start_rate(theirs.calls)
+    worst = busiest_window(c.started_at for c in ours.calls)
+    base_worst = busiest_window(c.started_at for c in theirs.calls)
+    result = ScenarioResult(
+        "rate-bound",
+        "2. Rate-bound",
+        f"PBX --threads 32 (capacity {pbx.capacity}), {_service_range()}; {events} events"
+        f" at once; RATE_LIMIT={rate}, MAX_CONCURRENCY=16.",
+        f"a bare aiohttp loop, 16 workers behind aiolimiter.AsyncLimiter({rate}, 1)"
+        " (the usual way to write a rate limit), same payloads.",
+    )
+    ratio = mine_rate / rate
+    result.figures = [
+        Figure(
+            f"calls started/s ÷ {rate}", ratio, TIMES, base_rate / rate, "≥ 0.98", ratio >= 0.98
+        ),
+        Figure(
+            "busiest 1 s window (calls started)", worst, "", base_worst, f"≤ {rate}", worst <= rate
+        ),
+        Figure("109 answers", ours.code_109, "", theirs.code_109, "0", ours.code_109 == 0),
+    ]
+    result.limits = (
+        f"The rate limit alone: {rate}/s needs {rate * sum(SERVICE_MS) / 2000:.1f} calls in"
+        f" flight of the {pbx.capacity} allowed. leadsync started {mine_rate:.2f} calls/s and"
+        f" at most {worst} in any one-second window, counted where the calls start at the"
+        f" PBX: its limiter admits one call every 1/{rate} s, and a window counted at the"
+        " far end can hold one more when the time to reach the PBX varies (the throttle's"
+        f" docstring works this out). AsyncLimiter({rate}, 1) starts with a full bucket"
+        f" and let {base_worst} through in its busiest second." + caveats(leadsync=ours)
+    )
+    return result
+
+
+async def misconfigured(mode: Mode, workdir: Path) -> ScenarioResult:
+    backlog, paced, queue_s = mode.pick(200, 1280), mode.pick(80, 512), 0.25
+    async with world(workdir) as w:
+        pbx = await w.pbx(**PBX, queue_timeout_s=queue_s)
+        cap, pace = pbx.capacity, LOAD_FACTOR * nominal_rate(pbx.capacity)
+        settings = {"max_concurrency": 16, "rate_limit": UNLIMITED_RATE}
+        runs = {}
+        for adaptive in ("true", "false"):
+            runs[adaptive] = await drain(
+                w,
+                pbx,
+                leadsync(w, pbx, settings | {"adaptive_concurrency": adaptive}),
+                partitions=4,
+                backlog=backlog,
+                paced=paced,
+                pace_rate=pace,
+                timeout_s=mode.pick(120, 300),
+            )
+    on, off = runs["true"], runs["false"]
+    t_on, t_off = throughput(on.phase(BACKLOG)), throughput(off.phase(BACKLOG))
+    u = t_on.utilisation(cap)
+    result = ScenarioResult(
+        "misconfigured",
+        "6. Misconfigured",
+        f"PBX --threads 8 (capacity {cap}), {_service_range()}, --queue-timeout-s {queue_s}"
+        f" (109 after {queue_s} s queued); MAX_CONCURRENCY=16, rate unlimited; {backlog}"
+        f" events at once, then {paced} at {pace:.1f}/s.",
+        "the same service with LEADSYNC_ADAPTIVE_CONCURRENCY=false.",
+    )
+    result.figures = [
+        Figure("utilisation", u, TIMES, t_off.utilisation(cap), "≥ 0.95", u >= 0.95),
+        Figure("109 answers", on.code_109, "", off.code_109, "0", on.code_109 == 0),
+        Figure("109 answers at 80 % load", on.paced_109, "", off.paced_109),
+        Figure("p50 latency at 80 % load", latency_ms(on, 50), "ms", latency_ms(off, 50)),
+        Figure("p99 latency at 80 % load", latency_ms(on, 99), "ms", latency_ms(off, 99)),
+        Figure("PBX max concurrency", on.max_concurrency, "", off.max_concurrency),
+    ]
+    result.limits = (
+        f"Sixteen calls at once against {cap} slots: the other twelve queue at the PBX,"
+        f" and past {queue_s} s it answers 109. With adaptive concurrency on, leadsync"
+        f" reached {u:.3f} of the ideal with {on.code_109} 109s; pinned at 16 it reached"
+        f" {t_off.utilisation(cap):.3f} with {off.code_109}. Each 109 is a call that held a"
+        " place in the PBX's queue for nothing and an event that waits a back-off before"
+        f" its retry. At {LOAD_FACTOR:.0%} load, where a backlog never builds, the 109s"
+        f" were {on.paced_109} (on) and {off.paced_109} (off), and the p99 latency"
+        f" {latency_ms(on, 99) or 0:.0f} ms and {latency_ms(off, 99) or 0:.0f} ms."
+        + caveats(adaptive_on=on, adaptive_off=off)
+    )
+    return result

@@ -1,0 +1,175 @@
+"""Scenarios 5 and 7: several replicas sharing one PBX, and a PBX that goes away and returns."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.capacity import PBX, SERVICE_MS
+from benchmarks.flows import (
+    BACKLOG,
+    Mode,
+    RunResult,
+    StartProcs,
+    caveats,
+    drain,
+    leadsync,
+    naive_consumer,
+)
+from benchmarks.harness import Watch, World, world
+from benchmarks.measures import Throughput, first_start_after, throughput
+from benchmarks.pbx import Pbx
+from benchmarks.report import TIMES, Figure, ScenarioResult
+from consumer.throttle import concurrency_share
+
+FLEET = 3
+PARTITIONS = 6
+"""Divisible by the fleet: the balanced split the assignors make."""
+RECOVERY_TARGET_S = 2.0
+
+
+async def fleet(mode: Mode, workdir: Path) -> ScenarioResult:
+    events = mode.pick(200, 1600)
+    settings: dict[str, object] = {"max_concurrency": 4, "rate_limit": 40}
+    async with world(workdir) as w:
+        pbx = await w.pbx(**PBX)
+        runs = {}
+        for members in (FLEET, 1):
+            runs[members] = await drain(
+                w,
+                pbx,
+                leadsync(w, pbx, settings, members=members, name=f"fleet{members}-"),
+                partitions=PARTITIONS,
+                backlog=events,
+                timeout_s=events / 10 + 60,
+            )
+    ours, alone = runs[FLEET], runs[1]
+    cap = pbx.capacity
+    mine, base = throughput(ours.phase(BACKLOG)), throughput(alone.phase(BACKLOG))
+    u = mine.utilisation(cap)
+    share = concurrency_share(4, PARTITIONS // FLEET, PARTITIONS)
+    result = ScenarioResult(
+        "fleet",
+        "5. Fleet",
+        f"{FLEET} processes in one group, {PARTITIONS} partitions; fleet-wide"
+        f" MAX_CONCURRENCY=4, RATE_LIMIT=40; PBX --threads 8 (capacity {cap}),"
+        f" {SERVICE_MS[0]:.0f}-{SERVICE_MS[1]:.0f} ms calls; {events} events produced once"
+        " every process owned its partitions.",
+        "one process with the same settings and load.",
+    )
+    result.figures = [
+        Figure("utilisation (whole fleet)", u, TIMES, base.utilisation(cap), "≥ 0.95", u >= 0.95),
+        Figure("applied/s", mine.per_s, "/s", base.per_s, compare=True),
+        Figure(
+            "PBX max concurrency",
+            ours.max_concurrency,
+            "",
+            alone.max_concurrency,
+            f"≤ {cap}",
+            ours.max_concurrency <= cap,
+        ),
+        Figure("109 answers", ours.code_109, "", alone.code_109, "0", ours.code_109 == 0),
+    ]
+    result.limits = (
+        f"Each replica takes its share of the fleet's limits by the partitions it owns: with"
+        f" {PARTITIONS // FLEET} of {PARTITIONS} partitions that is {share} at once,"
+        f" {share * FLEET} for the fleet of {FLEET} where the PBX has {cap} slots; a share"
+        " is rounded down so the fleet never exceeds the limit. The fleet reached"
+        f" {u:.3f} of the ideal with at most {ours.max_concurrency} calls at the PBX at"
+        f" once. One process alone, with all {cap} slots, reached"
+        f" {base.utilisation(cap):.3f}, its slots empty"
+        f" {base.idle_per_call_s(cap) * 1000:.1f} ms per call on average; what sets it"
+        " apart from scenario 1 is RATE_LIMIT=40, which admits a call every 25 ms, so a"
+        " slot freed while another call waits for its token stays empty meanwhile."
+        + caveats(fleet=ours, one_process=alone)
+    )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    run: RunResult
+    first_call_s: float | None
+    """From the PBX's return to the start of the first call it then applied."""
+    after: Throughput
+    """The calls applied after the PBX returned."""
+
+
+async def recovery(mode: Mode, workdir: Path) -> ScenarioResult:
+    events, outage_s = mode.pick(200, 1100), mode.pick(5.0, 60.0)
+    async with world(workdir) as w:
+        pbx = await w.pbx(**PBX)
+        cap = pbx.capacity
+        ours = await _outage_run(w, pbx, leadsync(w, pbx), events, outage_s)
+        theirs = await _outage_run(w, pbx, naive_consumer(w, pbx), events // cap, outage_s)
+    took = ours.first_call_s
+    result = ScenarioResult(
+        "recovery",
+        "7. Recovery",
+        f"PBX --threads 8 (capacity {cap}), {SERVICE_MS[0]:.0f}-{SERVICE_MS[1]:.0f} ms"
+        f" calls; {events} events; once a fifth were applied the PBX's port closed"
+        f" (connections refused, calls in flight cut) for {outage_s:.0f} s. Default settings"
+        " (RATE_LIMIT=40, MAX_CONCURRENCY=4).",
+        "the naive consumer (tries a failed call again every second), same outage,"
+        f" {events // cap} events.",
+    )
+    result.figures = [
+        Figure(
+            "first applied call after the PBX returned",
+            took,
+            "s",
+            theirs.first_call_s,
+            f"≤ {RECOVERY_TARGET_S:.0f} s",
+            took is not None and took <= RECOVERY_TARGET_S,
+        ),
+        Figure(
+            "utilisation after", ours.after.utilisation(cap), TIMES, theirs.after.utilisation(cap)
+        ),
+        Figure("applied/s after", ours.after.per_s, "/s", theirs.after.per_s, compare=True),
+        Figure(
+            "calls cut by the outage",
+            ours.run.stats.get("aborted"),
+            "",
+            theirs.run.stats.get("aborted"),
+        ),
+    ]
+    result.limits = (
+        "While the PBX is away nothing can be applied; what is measured is how soon"
+        " leadsync notices it is back (its breaker's next probe) and how fast it then"
+        f" drains. The first call was applied {took or 0:.2f} s after the PBX returned,"
+        f" and it drained at {ours.after.utilisation(cap):.3f} of the ideal after that."
+        " The naive consumer tries again every second; it came back after"
+        f" {theirs.first_call_s or 0:.2f} s, then drained at one call at a time."
+        + caveats(leadsync=ours.run, naive=theirs.run)
+    )
+    return result
+
+
+async def _outage_run(
+    w: World, pbx: Pbx, start: StartProcs, events: int, outage_s: float
+) -> Recovered:
+    """A drain with an outage of ``outage_s`` once a fifth of ``events`` were applied."""
+    ended: list[float] = []
+
+    async def outage(watch: Watch) -> None:
+        await watch.until_applied(events // 5, 120)
+        await pbx.set_outage("refuse")
+        await asyncio.sleep(outage_s)
+        ended.append(time.time())
+        await pbx.set_outage(None)
+
+    run = await drain(
+        w,
+        pbx,
+        start,
+        partitions=4,
+        backlog=events,
+        during=outage,
+        timeout_s=outage_s + events / 10 + 60,
+    )
+    back = ended[0]
+    first = first_start_after(run.calls, back)
+    after = throughput([call for call in run.calls if call.started_at >= back])
+    return Recovered(run, None if first is None else first - back, after)
