@@ -14,6 +14,7 @@ Metrics are always collected for ``/metrics``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +59,11 @@ class Telemetry:
         """``prometheus`` is the registry ``metrics_text`` renders (see
         ``otel_env.prometheus_reader``); ``on_shutdown`` flushes owned providers."""
         key = secret.get_secret_value() if secret is not None else ""
-        self._redact: tracing.Redact = lambda text: redact_text(text, key)
+        # The same few texts (the call URL per campaign, reason names) come back on
+        # every call: redact each once.
+        self._redact: tracing.Redact = functools.lru_cache(maxsize=1024)(
+            lambda text: redact_text(text, key)
+        )
         self._tracer = tracer_provider.get_tracer(TRACER_NAME)
         self._group = consumer_group
         self._prometheus = prometheus
