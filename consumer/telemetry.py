@@ -65,6 +65,9 @@ class Telemetry:
             lambda text: redact_text(text, key)
         )
         self._tracer = tracer_provider.get_tracer(TRACER_NAME)
+        # Tracing off (the default without OTEL_* settings): spans still carry the
+        # producer's context through to dead letters, but nothing is worth building.
+        self._tracing = not isinstance(tracer_provider, trace.NoOpTracerProvider)
         self._group = consumer_group
         self._prometheus = prometheus
         self._on_shutdown = list(on_shutdown)
@@ -101,15 +104,19 @@ class Telemetry:
         (coalescing): the two are linked, each staying in its producer's trace.
         """
         parent = _PROPAGATOR.extract(record.headers, getter=tracing.HEADERS_GETTER)
-        attributes = tracing.record_attributes(
-            record,
-            consumer_group=self._group,
-            event_id=event_id,
-            lead_id=lead_id,
-            redact=self._redact,
+        attributes = (
+            tracing.record_attributes(
+                record,
+                consumer_group=self._group,
+                event_id=event_id,
+                lead_id=lead_id,
+                redact=self._redact,
+            )
+            if self._tracing
+            else {}
         )
         links = None
-        if coalesced_into is not None:
+        if coalesced_into is not None and self._tracing:
             attributes[COALESCED] = True
             links = [trace.Link(coalesced_into.get_span_context())]
         with self._tracer.start_as_current_span(
@@ -158,6 +165,8 @@ class Telemetry:
     def attempt_finished(self, result: CallResult, attempt: int, waited_s: float) -> None:
         """A CLIENT span for the call just made (drawn from its duration), and metrics."""
         self.metrics.call_finished(result, waited_s)
+        if not self._tracing:
+            return
         end = time_ns()
         span = self._tracer.start_span(
             tracing.CALL_SPAN_NAME,
