@@ -8,6 +8,7 @@ eager rebalances revoke and re-assign every partition each time).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
@@ -26,6 +27,9 @@ class Assignment:
     """Highest offset whose processing began: a drain finishes everything up to it."""
     next_offset: int | None = None
     """One past the last offset taken: where to seek when resuming."""
+    alive: Callable[[], bool] = lambda: True
+    """False when this process may have lost its group membership unnoticed (it was
+    frozen past the session timeout): then nothing may begin until it knows."""
 
     @property
     def taking(self) -> bool:
@@ -48,7 +52,7 @@ class Assignment:
         Called once a call has its throttle slot, so events still queued for the
         PBX do not count as begun and a drain need not wait for them.
         """
-        if not self.may_begin(offset):
+        if not self.may_begin(offset) or not self.alive():
             return False
         self.highest_begun = max(self.highest_begun, offset)
         return True

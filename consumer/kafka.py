@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 COMMIT_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 MAX_POLL_RECORDS = 500
+SESSION_TIMEOUT_MS = 10_000
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def build_consumer(settings: Settings) -> AIOKafkaConsumer:
         group_id=settings.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
         # A revoke drains calls the PBX may hold for a minute; the group must wait.
         rebalance_timeout_ms=drain_and_call_ms,
         max_poll_interval_ms=max(300_000, drain_and_call_ms + 60_000),

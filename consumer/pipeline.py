@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumer.applying import Applier
@@ -23,7 +25,7 @@ from consumer.deadletters import DeadLetterWriter, Failure
 from consumer.delivery import Delivery
 from consumer.flow import FlowControl
 from consumer.health import readiness
-from consumer.kafka import COMMIT_TIMEOUT_S, commit_bounded
+from consumer.kafka import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
 from consumer.lanes import Lanes
 from consumer.offsets import OffsetTracker
 from consumer.progress import Progress
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 100
 DRAIN_POLL_S = 0.02
+LIVENESS_TICK_S = 0.5
+FROZEN_AFTER_S = SESSION_TIMEOUT_MS / 1000
+"""A loop that did not run for a whole session may have been removed from the group."""
 
 
 class Pipeline:
@@ -86,6 +91,8 @@ class Pipeline:
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
         self.fatal: BaseException | None = None
+        self._alive_at = time.monotonic()
+        self._assignments_seen = 0
         self.health_port: int | None = None
         """Where ``/livez``, ``/readyz`` and ``/metrics`` answer (set by the service)."""
         telemetry.metrics.observe_gauges(
@@ -143,12 +150,14 @@ class Pipeline:
         more) when the PBX refused the API key.
         """
         committer = asyncio.create_task(self._commit_every_interval(), name="committer")
+        watchdog = asyncio.create_task(self._watch_for_freezes(), name="freeze-watch")
         try:
             await self._intake()
         finally:
-            committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await committer
+            for task in (committer, watchdog):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self.fatal is None:
                 await self._release(list(self._assignments.values()))
             else:
@@ -202,6 +211,62 @@ class Pipeline:
             self._done(assignment, record.offset)
             return
         self._lanes.submit(event.lead_id, Work(assignment, record, event))
+
+    # -- self-fencing after a freeze ---------------------------------------------------
+
+    def _alive(self) -> bool:
+        return time.monotonic() - self._alive_at < FROZEN_AFTER_S
+
+    async def _watch_for_freezes(self) -> None:
+        """Notice when this process stood still longer than a session (SIGSTOP, a paused
+        VM): its partitions may belong to another member by now, and the broker will
+        not necessarily fence it. Whatever runs first after the freeze — this task or a
+        lane about to send — sees the gap and stops work for every partition."""
+        while True:
+            await asyncio.sleep(LIVENESS_TICK_S)
+            if not self._alive():
+                assignments_before = self._assignments_seen
+                self._forget_partitions("this process was frozen past the session timeout")
+                self._alive_at = time.monotonic()
+                # If the group did kick us out, a rebalance follows at our next
+                # heartbeat. If it did not, take the same partitions up again from
+                # their committed offsets once a session has passed.
+                await asyncio.sleep(FROZEN_AFTER_S)
+                if self._assignments_seen == assignments_before:
+                    await self._readopt()
+            self._alive_at = time.monotonic()
+
+    def _forget_partitions(self, why: str) -> None:
+        if not self._assignments:
+            return
+        log.warning(
+            "%s: abandoning %s uncommitted; the group's new owners resume them",
+            why,
+            _names(self._assignments),
+        )
+        lost = set(self._assignments.values())
+        for assignment in lost:
+            assignment.stop.set()
+            self._tracker.revoke(assignment.tp)
+        self._assignments.clear()
+        self._flow.reset()
+        self._delivery.breaker.wake_all()
+        self._lanes.abandon_running(lambda w: w.assignment in lost)
+        self._lanes.drop(lambda w: w.assignment in lost)
+
+    async def _readopt(self) -> None:
+        owned = [tp for tp in self._consumer.assignment() if tp.topic == self.settings.source_topic]
+        if not owned:
+            return
+        try:
+            await self._consumer.seek_to_committed(*owned)
+        except (KafkaError, AssertionError) as exc:
+            log.warning("could not resume after the freeze (%s); waiting for a rebalance", exc)
+            return
+        self.on_assigned(owned)
+        log.warning(
+            "still a member after the freeze: resuming %s from their commits", _names(owned)
+        )
 
     def _done(self, assignment: Assignment, offset: int) -> None:
         # A stale assignment (revoked meanwhile) must not mark the new owner's offsets.
@@ -288,8 +353,10 @@ class Pipeline:
         await self._release(assignments)
 
     def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._alive_at = time.monotonic()
+        self._assignments_seen += 1
         for tp in assigned:
-            self._assignments[tp] = Assignment(tp)
+            self._assignments[tp] = Assignment(tp, alive=self._alive)
         self._flow.reset()
         total = self._consumer.partitions_for_topic(self.settings.source_topic) or set()
         self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))

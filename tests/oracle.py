@@ -3,6 +3,13 @@
 Each produced event carries a sequence number in ``fields.Seq``. For every lead
 the PBX's applied history must be that lead's produced sequence, in offset
 order, minus the events that were dead-lettered (each dead-lettered once).
+Where a fault may re-send work (``allow_duplicates``), a history may go back
+and repeat, but only as in-order runs, and it must end on the lead's last
+event: a re-sent old update applied last would leave the lead stale.
+
+Optionally also: no lead ever had two calls executing at once (``overlaps``,
+from ``SimulatorState.overlaps()``), and the committed offsets reached the log
+end (``committed`` against ``log_end``, partition -> offset).
 """
 
 from __future__ import annotations
@@ -49,9 +56,23 @@ def verify(
     dead_letters: Iterable[ConsumerRecord[Any, Any]],
     *,
     allow_duplicates: bool = False,
+    overlaps: Iterable[str] = (),
+    committed: Mapping[int, int | None] | None = None,
+    log_end: Mapping[int, int] | None = None,
 ) -> Verdict:
     """``produced``: every produced value in offset order per lead (production order)."""
     verdict = Verdict()
+    both = sorted(overlaps)
+    if both:
+        verdict.problems.append(f"{len(both)} leads had two calls executing at once: {both[:10]}")
+    if log_end is not None:
+        behind = {
+            p: ((committed or {}).get(p), end)
+            for p, end in log_end.items()
+            if (committed or {}).get(p) != end
+        }
+        if behind:
+            verdict.problems.append(f"committed offsets are not the log end: {behind}")
     expected: dict[str, list[str]] = defaultdict(list)
     for value in produced:
         ident = seq_of(value)
@@ -74,6 +95,9 @@ def verify(
             # A re-sent event re-applies a suffix in order; its first applications must
             # still be the produced sequence.
             verdict.duplicates += len(got) - len(set(got))
+            problem = _resend_problem(got, want)
+            if problem:
+                verdict.problems.append(f"lead {lead}: {problem}")
             got = _first_occurrences(got)
         elif len(got) != len(set(got)):
             verdict.duplicates += len(got) - len(set(got))
@@ -90,3 +114,20 @@ def _first_occurrences(seqs: Sequence[str]) -> list[str]:
             seen.add(s)
             out.append(s)
     return out
+
+
+def _resend_problem(got: Sequence[str], want: Sequence[str]) -> str | None:
+    """Why a history with re-sends is wrong, or None: each step goes to the next
+    expected event or back to an earlier one, and the last applied is the last event."""
+    position = {seq: i for i, seq in enumerate(want)}
+    previous = -1
+    for seq in got:
+        index = position.get(seq)
+        if index is None:
+            return f"applied {seq}, which was not expected"
+        if index > previous + 1:
+            return f"applied {seq} right after {want[previous] if previous >= 0 else 'nothing'}"
+        previous = index
+    if want and got and got[-1] != want[-1]:
+        return f"ends on {got[-1]}, not on its last event {want[-1]}"
+    return None
