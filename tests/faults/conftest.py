@@ -63,7 +63,7 @@ async def stage(kafka_broker: EmbeddedBroker, tmp_path: Path) -> AsyncIterator[M
             seed: int,
             sim: dict[str, Any] | None = None,
             broker: EmbeddedBroker | None = None,
-                extra: Sequence[tuple[int, Outgoing]] = (),
+            extra: Sequence[tuple[int, Outgoing]] = (),
             **settings: Any,
         ) -> Stage:
             bootstrap = (broker or kafka_broker).bootstrap
