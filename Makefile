@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench bench-full soak schema clean
+.PHONY: test test-unstable lint demo bench bench-full soak schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Fault scenarios known to fail intermittently (see README, "Known problems").
+test-unstable: $(STAMP)
+	$(BIN)/python -m pytest -m unstable tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

