@@ -49,6 +49,24 @@ HEADERS: Final = (
 )
 """Every header a dead letter gets, in the order they are appended."""
 
+REPLAY_COUNT: Final = "leadsync.replay.count"
+"""How many times this event has been replayed, this replay included."""
+REPLAY_DLQ_PARTITION: Final = "leadsync.replay.dlq_partition"
+REPLAY_DLQ_OFFSET: Final = "leadsync.replay.dlq_offset"
+"""The dead letter this record replays: what makes a second replay run skip it."""
+REPLAY_AT: Final = "leadsync.replay.at"
+REPLAY_ORIGIN_OFFSET: Final = "leadsync.replay.origin_offset"
+"""The source offset of the event as the CRM first sent it (replays are re-appended)."""
+
+REPLAY_HEADERS: Final = (
+    REPLAY_COUNT,
+    REPLAY_DLQ_PARTITION,
+    REPLAY_DLQ_OFFSET,
+    REPLAY_AT,
+    REPLAY_ORIGIN_OFFSET,
+)
+"""Headers ``leadsync dlq replay`` adds to a re-published record (provenance)."""
+
 MAX_RESPONSE_BYTES: Final = 4096
 _OWNED_PREFIXES: Final = ("leadsync.dlq.", "leadsync.source.")
 

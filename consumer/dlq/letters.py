@@ -17,24 +17,16 @@ from typing import Final
 
 from contracts import deadletter as dl
 
+# The replay provenance headers belong to the dead-letter contract; re-exported here
+# (the "as" form is what mypy --strict counts as an explicit re-export).
+from contracts.deadletter import REPLAY_AT as REPLAY_AT  # noqa: PLC0414
+from contracts.deadletter import REPLAY_COUNT as REPLAY_COUNT  # noqa: PLC0414
+from contracts.deadletter import REPLAY_DLQ_OFFSET as REPLAY_DLQ_OFFSET  # noqa: PLC0414
+from contracts.deadletter import REPLAY_DLQ_PARTITION as REPLAY_DLQ_PARTITION  # noqa: PLC0414
+from contracts.deadletter import REPLAY_HEADERS as REPLAY_HEADERS  # noqa: PLC0414
+from contracts.deadletter import REPLAY_ORIGIN_OFFSET as REPLAY_ORIGIN_OFFSET  # noqa: PLC0414
+
 Header = tuple[str, bytes]
-
-REPLAY_COUNT: Final = "leadsync.replay.count"
-"""How many times this event has been replayed, this replay included."""
-REPLAY_DLQ_PARTITION: Final = "leadsync.replay.dlq_partition"
-REPLAY_DLQ_OFFSET: Final = "leadsync.replay.dlq_offset"
-"""The dead letter this record replays: what makes a second replay run skip it."""
-REPLAY_AT: Final = "leadsync.replay.at"
-REPLAY_ORIGIN_OFFSET: Final = "leadsync.replay.origin_offset"
-"""The source offset of the event as the CRM first sent it (replays are re-appended)."""
-
-REPLAY_HEADERS: Final = (
-    REPLAY_COUNT,
-    REPLAY_DLQ_PARTITION,
-    REPLAY_DLQ_OFFSET,
-    REPLAY_AT,
-    REPLAY_ORIGIN_OFFSET,
-)
 
 _STRIPPED_PREFIXES: Final = ("leadsync.dlq.", "leadsync.source.", "leadsync.replay.")
 _STRIPPED_NAMES: Final = frozenset({dl.CONSUMER_GROUP, dl.VERSION})
