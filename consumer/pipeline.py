@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -24,6 +23,7 @@ from consumer.assignment import Assignment, Work
 from consumer.deadletters import DeadLetterWriter, Failure
 from consumer.delivery import Delivery
 from consumer.flow import FlowControl
+from consumer.freeze import FreezeWatch
 from consumer.health import readiness
 from consumer.kafka import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
 from consumer.lanes import Lanes
@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 100
 DRAIN_POLL_S = 0.02
-LIVENESS_TICK_S = 0.5
-FROZEN_AFTER_S = SESSION_TIMEOUT_MS / 1000
-"""A loop that did not run for a whole session may have been removed from the group."""
 
 
 class Pipeline:
@@ -91,8 +88,13 @@ class Pipeline:
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
         self.fatal: BaseException | None = None
-        self._alive_at = time.monotonic()
-        self._assignments_seen = 0
+        self._freeze = FreezeWatch(
+            SESSION_TIMEOUT_MS / 1000,
+            on_frozen=lambda: self._forget_partitions(
+                "this process was frozen past the session timeout"
+            ),
+            after_quiet_session=self._readopt,
+        )
         self.health_port: int | None = None
         """Where ``/livez``, ``/readyz`` and ``/metrics`` answer (set by the service)."""
         telemetry.metrics.observe_gauges(
@@ -150,7 +152,7 @@ class Pipeline:
         more) when the PBX refused the API key.
         """
         committer = asyncio.create_task(self._commit_every_interval(), name="committer")
-        watchdog = asyncio.create_task(self._watch_for_freezes(), name="freeze-watch")
+        watchdog = asyncio.create_task(self._freeze.run(), name="freeze-watch")
         try:
             await self._intake()
         finally:
@@ -213,28 +215,6 @@ class Pipeline:
         self._lanes.submit(event.lead_id, Work(assignment, record, event))
 
     # -- self-fencing after a freeze ---------------------------------------------------
-
-    def _alive(self) -> bool:
-        return time.monotonic() - self._alive_at < FROZEN_AFTER_S
-
-    async def _watch_for_freezes(self) -> None:
-        """Notice when this process stood still longer than a session (SIGSTOP, a paused
-        VM): its partitions may belong to another member by now, and the broker will
-        not necessarily fence it. Whatever runs first after the freeze — this task or a
-        lane about to send — sees the gap and stops work for every partition."""
-        while True:
-            await asyncio.sleep(LIVENESS_TICK_S)
-            if not self._alive():
-                assignments_before = self._assignments_seen
-                self._forget_partitions("this process was frozen past the session timeout")
-                self._alive_at = time.monotonic()
-                # If the group did kick us out, a rebalance follows at our next
-                # heartbeat. If it did not, take the same partitions up again from
-                # their committed offsets once a session has passed.
-                await asyncio.sleep(FROZEN_AFTER_S)
-                if self._assignments_seen == assignments_before:
-                    await self._readopt()
-            self._alive_at = time.monotonic()
 
     def _forget_partitions(self, why: str) -> None:
         if not self._assignments:
@@ -353,10 +333,9 @@ class Pipeline:
         await self._release(assignments)
 
     def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        self._alive_at = time.monotonic()
-        self._assignments_seen += 1
+        self._freeze.rebalanced()
         for tp in assigned:
-            self._assignments[tp] = Assignment(tp, alive=self._alive)
+            self._assignments[tp] = Assignment(tp, alive=self._freeze.alive)
         self._flow.reset()
         total = self._consumer.partitions_for_topic(self.settings.source_topic) or set()
         self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))
