@@ -1,7 +1,8 @@
 """The benchmark's scenarios by name, in the order of the issue that asked for them.
 
 Each is ``async (mode, workdir) -> ScenarioResult`` and runs its own baseline;
-see ``capacity``, ``resources`` and ``operations`` for what each measures.
+see ``capacity``, ``resources``, ``operations`` and ``telemetry_cost`` for
+what each measures.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from benchmarks.flows import Mode
 from benchmarks.operations import fleet, recovery
 from benchmarks.report import ScenarioResult
 from benchmarks.resources import backlog, cpu_bound
+from benchmarks.telemetry_cost import telemetry
 
 Scenario = Callable[[Mode, Path], Awaitable[ScenarioResult]]
 
@@ -25,13 +27,8 @@ SCENARIOS: dict[str, Scenario] = {
     "fleet": fleet,
     "misconfigured": misconfigured,
     "recovery": recovery,
+    "telemetry": telemetry,
 }
 
-LEFT_OUT = [
-    (
-        "8. Telemetry on vs off",
-        "the telemetry switch the comparison needs has not landed yet; the scenario will"
-        " run scenario 3's load with export on and off once it has.",
-    ),
-]
+LEFT_OUT: list[tuple[str, str]] = []
 """Scenarios of the issue not run yet, and why; the report lists them."""
