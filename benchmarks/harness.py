@@ -61,6 +61,10 @@ class Proc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def was_assigned(self) -> bool:
+        """Whether the process logged an assignment (of partitions or of none)."""
+        return bool(_ASSIGNED.search(self.log()))
+
     def assigned_partitions(self) -> int:
         """Partitions in the last assignment the process logged (0 before its first)."""
         found = _ASSIGNED.findall(self.log())
@@ -207,11 +211,12 @@ class Watch:
 async def until_assigned(
     procs: Sequence[Proc], partitions: int, timeout_s: float = 60.0, settle_s: float = 1.0
 ) -> None:
-    """Until every process owns partitions, all of them between them.
+    """Until every process has an assignment and the partitions are all owned.
 
-    With several processes, for ``settle_s`` too: a rebalance passes through
-    states that add up (the first member still logs all partitions while the
-    others have not logged yet).
+    A process may own none: the group's leader keeps replicas the PBX has no
+    slot for standing by (consumer/fleet_plan.py). With several processes, for
+    ``settle_s`` too: a rebalance passes through states that add up (the first
+    member still logs all partitions while the others have not logged yet).
     """
     settle_s = settle_s if len(procs) > 1 else 0.0
     loop = asyncio.get_running_loop()
@@ -219,7 +224,7 @@ async def until_assigned(
     settled_at: float | None = None
     while settled_at is None or loop.time() - settled_at < settle_s:
         counts = [p.assigned_partitions() for p in procs]
-        if sum(counts) == partitions and min(counts) > 0:
+        if sum(counts) == partitions and all(p.was_assigned() for p in procs):
             settled_at = settled_at if settled_at is not None else loop.time()
         else:
             settled_at = None

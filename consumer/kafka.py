@@ -15,6 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
@@ -26,6 +28,8 @@ COMMIT_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 MAX_POLL_RECORDS = 500
 SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 1_000
+"""How soon a member hears of a rebalance; a new owner waits this out (``consumer.draining``)."""
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
@@ -46,7 +50,11 @@ def connection_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def build_consumer(settings: Settings) -> AIOKafkaConsumer:
+def build_consumer(
+    settings: Settings,
+    assignors: tuple[type[AbstractPartitionAssignor], ...] = (RoundRobinPartitionAssignor,),
+) -> AIOKafkaConsumer:
+    """``assignors``: the partition assignment strategies offered, preferred first."""
     drain_and_call_ms = int((settings.drain_timeout_s + PBX_QUEUE_LIMIT_S) * 1000)
     return AIOKafkaConsumer(
         **connection_options(settings),
@@ -54,10 +62,12 @@ def build_consumer(settings: Settings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         # A revoke drains calls the PBX may hold for a minute; the group must wait.
         rebalance_timeout_ms=drain_and_call_ms,
         max_poll_interval_ms=max(300_000, drain_and_call_ms + 60_000),
         max_poll_records=MAX_POLL_RECORDS,
+        partition_assignment_strategy=assignors,
     )
 
 

@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from aiokafka.errors import KafkaError
 
 from consumer.adaptive import AdaptiveConcurrency
+from consumer.assignor import assignors
 from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery, Observers
 from consumer.health import HealthServer
 from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
@@ -44,8 +45,9 @@ def service_version() -> str:
         return "0+unknown"
 
 
-def build_delivery(settings: Settings, client: NoojeeClient, observer: AttemptObserver) -> Delivery:
-    throttle = Throttle(settings.rate_limit, settings.max_concurrency)
+def build_delivery(
+    settings: Settings, client: NoojeeClient, observer: AttemptObserver, throttle: Throttle
+) -> Delivery:
     policy = RetryPolicy(
         base_s=settings.retry_base_s,
         cap_s=settings.retry_cap_s,
@@ -162,7 +164,8 @@ async def _serve(
     handle_signals: bool,
     on_ready: Callable[[Pipeline], None] | None,
 ) -> int:
-    consumer = build_consumer(settings)
+    throttle = Throttle(settings.rate_limit, settings.max_concurrency)
+    consumer = build_consumer(settings, assignors(settings.max_concurrency, throttle.grant))
     producer = build_producer(settings)
     try:
         await producer.start()
@@ -175,7 +178,7 @@ async def _serve(
             settings,
             consumer,
             producer,
-            build_delivery(settings, client, telemetry),
+            build_delivery(settings, client, telemetry, throttle),
             decoder,
             version=service_version(),
             telemetry=telemetry,

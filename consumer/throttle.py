@@ -20,8 +20,11 @@ Concurrency: a FIFO limit whose size can change while calls are in flight
 limit changes, the seam for an adaptive controller.
 
 Fleet share: with several replicas, each takes the part of the global limits
-proportional to the partitions it was assigned (``apply_share`` on every
-rebalance); see ``concurrency_share`` for the exact guarantee.
+the group's leader granted it (``consumer/fleet_plan.py``: slots and partitions
+planned together, never more than the global limit in all), or, in a group that
+fell back to roundrobin, the part proportional to the partitions it was
+assigned; ``apply_share`` on every rebalance, ``concurrency_share`` for the
+fallback's guarantee.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
+
+from consumer.fleet_plan import Grant
 
 
 def fleet_share(global_value: float, assigned_partitions: int, total_partitions: int) -> float:
@@ -180,6 +185,7 @@ class Throttle:
         self._rate = rate_per_s
         self._limiter = AsyncLimiter(1, 1 / rate_per_s)
         self._clock = clock
+        self._grant: Grant | None = None
 
     @property
     def global_rate(self) -> float:
@@ -233,18 +239,32 @@ class Throttle:
             wake_next()
         self._rate = rate_per_s
 
+    def grant(self, grant: Grant | None) -> None:
+        """The slots the group's leader granted this replica (None: it granted none).
+
+        Called by the assignor before the rebalance listener, so the next
+        ``apply_share`` uses it.
+        """
+        self._grant = grant
+
     def apply_share(self, assigned_partitions: int, total_partitions: int) -> None:
         """Scale both limits to this replica's share of the global ones (on every rebalance).
 
-        With no partitions the limits stay as they are: without partitions there
-        are no calls to limit, and the next assignment sets them again. Resets
-        the concurrency limit to the full share: an adaptive controller lowers it
-        again afterwards.
+        The share is the leader's grant when there is one (``consumer/fleet_plan.py``:
+        slots, and the rate in proportion to them), else proportional to the
+        partitions. With no partitions the limits stay as they are: without
+        partitions there are no calls to limit, and the next assignment sets them
+        again. Resets the concurrency limit to the full share: an adaptive
+        controller lowers it again afterwards.
         """
         rate = fleet_share(self._global_rate, assigned_partitions, total_partitions)
         ceiling = concurrency_share(self._global_concurrency, assigned_partitions, total_partitions)
         if assigned_partitions == 0:
             return
+        grant = self._grant
+        if grant is not None and grant.slots >= 1:
+            ceiling = min(grant.slots, self._global_concurrency)
+            rate = self._global_rate * min(1.0, grant.slots / grant.fleet_slots)
         self.set_rate(rate)
         self._ceiling = ceiling
         self.set_limit(ceiling)
