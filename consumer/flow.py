@@ -2,9 +2,13 @@
 
 Two limits, decided by a pure function and carried out against the consumer:
 every partition pauses once ``max_in_flight`` events are unfinished (resuming
-below half of it, so pauses don't flap), and a single partition pauses once its
-finished-but-uncommittable work reaches ``max_ahead`` (one lead stuck in retries
-must not let a crash re-send an unbounded number of finished events).
+below half of it, so pauses don't flap), and a single partition stops taking
+records once ``max_ahead`` of its events are taken and not yet committed, finished
+or not (one lead stuck in retries must not let a crash re-send an unbounded
+number of finished events). That bound is strict: intake checks it before each
+record (``may_take``), not only between fetches, so a crash re-sends at most
+``max_ahead`` events of a partition. It never deadlocks: events taken finish
+without more intake, and once none is unfinished a commit can cover them all.
 
 aiokafka forgets pauses on every rebalance, so the pipeline calls ``reset()``
 from its assignment callback and the next ``apply`` pauses again what must be.
@@ -36,18 +40,27 @@ def decide(
     max_in_flight: int,
     max_ahead: int,
     pending: int,
-    ahead: Mapping[TopicPartition, int],
+    uncommitted: Mapping[TopicPartition, int],
     assigned: Set[TopicPartition],
     all_paused: bool,
     held: Set[TopicPartition] = frozenset(),
 ) -> FlowDecision:
-    """``held`` are partitions paused for another reason (an open breaker)."""
+    """``uncommitted``: per partition, events taken and not committed (see ``may_take``);
+    ``held`` are partitions paused for another reason (an open breaker, a handover)."""
     all_paused = pending > max_in_flight // 2 if all_paused else pending >= max_in_flight
     if all_paused:
         paused = frozenset(assigned)
     else:
-        paused = frozenset(tp for tp in assigned if ahead.get(tp, 0) >= max_ahead or tp in held)
+        paused = frozenset(
+            tp for tp in assigned if not may_take(uncommitted.get(tp, 0), max_ahead) or tp in held
+        )
     return FlowDecision(all_paused, paused, max(0, max_in_flight - pending))
+
+
+def may_take(uncommitted: int, max_ahead: int) -> bool:
+    """Whether a partition with ``uncommitted`` events taken and not yet committed may
+    take one more: after it, a crash would re-send at most ``max_ahead`` of them."""
+    return uncommitted < max_ahead
 
 
 class Pausable(Protocol):
@@ -60,6 +73,7 @@ class AheadSource(Protocol):
     @property
     def pending_total(self) -> int: ...
     def ahead(self, key: TopicPartition) -> int: ...
+    def pending(self, key: TopicPartition) -> int: ...
 
 
 class FlowControl:
@@ -78,6 +92,10 @@ class FlowControl:
         self._all_paused = False
         self._paused = frozenset()
 
+    def may_take(self, tracker: AheadSource, tp: TopicPartition) -> bool:
+        """Whether intake may take one more record of ``tp`` now."""
+        return may_take(_uncommitted(tracker, tp), self.max_ahead)
+
     def apply(
         self,
         consumer: Pausable,
@@ -88,7 +106,7 @@ class FlowControl:
             max_in_flight=self.max_in_flight,
             max_ahead=self.max_ahead,
             pending=tracker.pending_total,
-            ahead={tp: tracker.ahead(tp) for tp in assignments},
+            uncommitted={tp: _uncommitted(tracker, tp) for tp in assignments},
             assigned=assignments.keys(),
             all_paused=self._all_paused,
             held=self.held,
@@ -106,3 +124,8 @@ class FlowControl:
         self._all_paused = decision.all_paused
         self._paused = decision.paused
         return decision.room
+
+
+def _uncommitted(tracker: AheadSource, tp: TopicPartition) -> int:
+    """Taken and not committed: finished above the commit (``ahead``) or unfinished."""
+    return tracker.ahead(tp) + tracker.pending(tp)

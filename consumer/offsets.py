@@ -5,12 +5,15 @@ Plain bookkeeping without awaits, in the manner of aiokafka's
 offset below this is handled", while events finish in any order (lanes run
 concurrently, retries take minutes). So the commit point is the lowest offset
 taken into work and not yet finished (applied or dead-lettered), or one past
-the last offset taken when all are finished.
+the last offset taken when all are finished. What a crash would make the next
+owner send again is every event taken since the last commit: the unfinished
+ones (``pending``) and the finished ones not yet covered by a commit (``ahead``).
 
 Offsets arrive increasing but not contiguous: compaction and transaction
 markers leave gaps, and a gap holds no event, so it never holds the commit
 point back. Each event costs O(1) amortised: a deque of started offsets in
-order, a set of the unfinished ones; finished offsets leave from the front.
+order, a set of the unfinished ones; finished offsets leave from the front, into
+a deque of those not yet committed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ K = TypeVar("K", bound=Hashable)
 class PartitionOffsets:
     """Done-offset bookkeeping for one partition."""
 
-    __slots__ = ("_committed", "_floor", "_order", "_unfinished")
+    __slots__ = ("_committed", "_floor", "_order", "_settled", "_unfinished")
 
     def __init__(self, start: int) -> None:
         """``start``: the position fetching resumes from (the committed offset)."""
@@ -37,6 +40,8 @@ class PartitionOffsets:
         self._order: deque[int] = deque()
         """Started offsets from the lowest unfinished one on, increasing; empty if all done."""
         self._unfinished: set[int] = set()
+        self._settled: deque[int] = deque()
+        """Finished offsets below the watermark and at or above the committed offset."""
 
     @property
     def watermark(self) -> int:
@@ -55,8 +60,12 @@ class PartitionOffsets:
 
     @property
     def ahead(self) -> int:
-        """Finished events above the watermark: what a crash now would send twice."""
-        return len(self._order) - len(self._unfinished)
+        """Finished events not yet committed: what a crash now would surely send twice.
+
+        Those above the watermark, which no commit can cover while an event below
+        them is unfinished, and those below it that the next commit will cover.
+        """
+        return len(self._settled) + len(self._order) - len(self._unfinished)
 
     def started(self, offset: int) -> None:
         """Record that the event at ``offset`` was taken into work.
@@ -84,7 +93,7 @@ class PartitionOffsets:
             return False
         order = self._order
         while order and order[0] not in self._unfinished:
-            order.popleft()
+            self._settled.append(order.popleft())
         return True
 
     def committable(self) -> int | None:
@@ -95,6 +104,9 @@ class PartitionOffsets:
     def mark_committed(self, offset: int) -> None:
         """Record that the broker stored ``offset``; a commit never moves backwards."""
         self._committed = max(self._committed, offset)
+        settled = self._settled
+        while settled and settled[0] < self._committed:
+            settled.popleft()
 
     def first_unfinished(self) -> int | None:
         """The lowest started offset not yet done, or None when every one is done."""

@@ -6,9 +6,12 @@ from collections.abc import Mapping
 
 import pytest
 from aiokafka import TopicPartition
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consumer.assignment import Assignment
-from consumer.flow import FlowControl, FlowDecision, decide
+from consumer.flow import FlowControl, FlowDecision, decide, may_take
+from consumer.offsets import PartitionOffsets
 
 P0 = TopicPartition("lead-changes", 0)
 P1 = TopicPartition("lead-changes", 1)
@@ -37,7 +40,7 @@ def test_all_partitions_pause_at_the_bound_and_resume_at_half(
         max_in_flight=10,
         max_ahead=100,
         pending=pending,
-        ahead={},
+        uncommitted={},
         assigned=ALL,
         all_paused=was_all_paused,
     )
@@ -45,7 +48,7 @@ def test_all_partitions_pause_at_the_bound_and_resume_at_half(
 
 
 @pytest.mark.parametrize(
-    ("ahead", "held", "paused"),
+    ("uncommitted", "held", "paused"),
     [
         ({}, frozenset(), frozenset()),
         ({P0: 4}, frozenset(), frozenset()),
@@ -56,7 +59,7 @@ def test_all_partitions_pause_at_the_bound_and_resume_at_half(
     ],
 )
 def test_single_partitions_pause_when_too_far_ahead_or_held(
-    ahead: Mapping[TopicPartition, int],
+    uncommitted: Mapping[TopicPartition, int],
     held: frozenset[TopicPartition],
     paused: frozenset[TopicPartition],
 ) -> None:
@@ -64,7 +67,7 @@ def test_single_partitions_pause_when_too_far_ahead_or_held(
         max_in_flight=10,
         max_ahead=5,
         pending=1,
-        ahead=ahead,
+        uncommitted=uncommitted,
         assigned=ALL,
         all_paused=False,
         held=held,
@@ -78,14 +81,14 @@ def test_only_assigned_partitions_are_paused() -> None:
         max_in_flight=10,
         max_ahead=5,
         pending=1,
-        ahead={stray: 50},
+        uncommitted={stray: 50},
         assigned={P0},
         all_paused=False,
         held={stray},
     )
     assert decision.paused == frozenset()
     everything = decide(
-        max_in_flight=10, max_ahead=5, pending=10, ahead={}, assigned={P0}, all_paused=False
+        max_in_flight=10, max_ahead=5, pending=10, uncommitted={}, assigned={P0}, all_paused=False
     )
     assert everything.paused == frozenset({P0})
 
@@ -110,9 +113,13 @@ class Tracker:
     def __init__(self) -> None:
         self.pending_total = 0
         self.ahead_of: dict[TopicPartition, int] = {}
+        self.pending_of: dict[TopicPartition, int] = {}
 
     def ahead(self, key: TopicPartition) -> int:
         return self.ahead_of.get(key, 0)
+
+    def pending(self, key: TopicPartition) -> int:
+        return self.pending_of.get(key, 0)
 
 
 def assignments(*tps: TopicPartition) -> dict[TopicPartition, Assignment]:
@@ -213,3 +220,63 @@ def test_reset_forgets_an_all_partition_pause() -> None:
     tracker.pending_total = 10
     flow.apply(consumer, assignments(P0, P1), tracker)
     assert consumer.calls == [("pause", frozenset({P0, P1}))]
+
+
+def test_unfinished_events_count_towards_the_bound_too() -> None:
+    # A crash re-sends what finished since the last commit and what was in flight.
+    flow = FlowControl(max_in_flight=100, max_ahead=5)
+    consumer, tracker = RecordingConsumer(), Tracker()
+    tracker.ahead_of = {P0: 2}
+    tracker.pending_of = {P0: 2, P1: 5}
+    tracker.pending_total = 7
+    assert flow.may_take(tracker, P0)  # 4 taken and uncommitted: a fifth may come
+    assert not flow.may_take(tracker, P1)
+    assert flow.may_take(tracker, P2)
+    flow.apply(consumer, assignments(P0, P1, P2), tracker)
+    assert consumer.calls == [("pause", frozenset({P1}))]
+    tracker.pending_of[P0] = 3
+    assert not flow.may_take(tracker, P0)
+
+
+@pytest.mark.parametrize(
+    ("uncommitted", "max_ahead", "allowed"),
+    [(0, 1, True), (1, 1, False), (4, 5, True), (5, 5, False), (9, 5, False)],
+)
+def test_may_take_keeps_the_uncommitted_events_within_the_bound(
+    uncommitted: int, max_ahead: int, allowed: bool
+) -> None:
+    assert may_take(uncommitted, max_ahead) is allowed
+
+
+@settings(max_examples=200, deadline=None)
+@given(max_ahead=st.integers(min_value=1, max_value=6), data=st.data())
+def test_the_per_partition_bound_never_deadlocks_and_always_holds(
+    max_ahead: int, data: st.DataObject
+) -> None:
+    """Intake refused only while something else can move: an event in work finishes
+    without more intake, and with none in work a commit covers every finished one."""
+    events = 25
+    partition = PartitionOffsets(0)
+    taken = 0
+    unfinished: list[int] = []
+    while partition.committed < events:
+        moves = []
+        if taken < events and may_take(partition.ahead + partition.pending, max_ahead):
+            moves.append("take")
+        if unfinished:
+            moves.append("finish")
+        if partition.committable() is not None:
+            moves.append("commit")
+        assert moves, f"stuck: {partition!r}"
+        move = data.draw(st.sampled_from(moves))
+        if move == "take":
+            partition.started(taken)
+            unfinished.append(taken)
+            taken += 1
+        elif move == "finish":
+            offset = unfinished.pop(data.draw(st.integers(0, len(unfinished) - 1)))
+            partition.done(offset)
+        else:
+            partition.mark_committed(partition.committable() or 0)
+        # What a crash now would send again: never more than the bound.
+        assert partition.ahead + partition.pending <= max_ahead

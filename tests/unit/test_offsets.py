@@ -33,16 +33,17 @@ def run(start: int, started: list[int], done: list[int]) -> PartitionOffsets:
 @pytest.mark.parametrize(
     ("start", "started", "done", "committable", "pending", "ahead"),
     [
+        # ahead: finished and not committed yet (nothing is, here), held back or not
         (0, [], [], None, 0, 0),  # nothing new since the committed start
         (5, [5], [], None, 1, 0),
-        (5, [5], [5], 6, 0, 0),
+        (5, [5], [5], 6, 0, 1),
         (0, [0, 1, 2], [1, 2], None, 1, 2),  # 0 holds back the finished 1 and 2
-        (0, [0, 1, 2], [0, 2], 1, 1, 1),
-        (0, [0, 1, 2], [2, 0, 1], 3, 0, 0),
-        (10, [12, 15, 20], [12, 15, 20], 21, 0, 0),  # gaps (compaction) count as done
+        (0, [0, 1, 2], [0, 2], 1, 1, 2),
+        (0, [0, 1, 2], [2, 0, 1], 3, 0, 3),
+        (10, [12, 15, 20], [12, 15, 20], 21, 0, 3),  # gaps (compaction) count as done
         (10, [12, 15, 20], [15, 20], 12, 1, 2),
-        (10, [12, 15, 20], [12], 15, 2, 0),
-        (10, [12, 15, 20], [12, 20], 15, 1, 1),
+        (10, [12, 15, 20], [12], 15, 2, 1),
+        (10, [12, 15, 20], [12, 20], 15, 1, 2),
         (0, [3], [], 3, 1, 0),  # a gap before the first event: 0..2 need no commit
     ],
 )
@@ -71,6 +72,19 @@ def test_commit_reports_only_progress_since_the_last_commit() -> None:
     partition.mark_committed(2)
     partition.done(2)
     assert partition.committable() == 3
+
+
+def test_a_commit_takes_what_it_covers_out_of_ahead() -> None:
+    partition = run(0, [0, 1, 2, 3], [0, 1, 3])
+    assert (partition.ahead, partition.pending) == (3, 1)  # 0 and 1 await the commit
+    partition.mark_committed(1)
+    assert partition.ahead == 2
+    partition.mark_committed(partition.committable() or 0)
+    assert partition.ahead == 1  # 3 waits for 2, which no commit can pass
+    partition.done(2)
+    assert partition.ahead == 2
+    partition.mark_committed(4)
+    assert (partition.ahead, partition.pending) == (0, 0)
 
 
 def test_mark_committed_never_moves_backwards() -> None:
@@ -115,9 +129,10 @@ def test_a_position_is_never_negative() -> None:
 
 def test_rewind_forgets_from_the_first_unfinished_offset() -> None:
     partition = run(0, [0, 1, 2, 3, 5], [0, 2, 5])
-    assert partition.ahead == 2
+    assert partition.ahead == 3
     assert partition.rewind() == 1
-    assert (partition.pending, partition.ahead, partition.first_unfinished()) == (0, 0, None)
+    # 0 stays done and awaits its commit; 2 and 5 will be fetched and started again.
+    assert (partition.pending, partition.ahead, partition.first_unfinished()) == (0, 1, None)
     assert partition.committable() == 1  # what finished below the seek point stays done
     assert not partition.done(2)  # forgotten: it will be fetched and started again
     for offset in (1, 2, 3, 5):
@@ -148,7 +163,9 @@ def test_many_events_finishing_in_reverse_order() -> None:
         partition.done(offset)
     assert (partition.committable(), partition.ahead, partition.pending) == (None, n - 1, 1)
     partition.done(0)
-    assert (partition.committable(), partition.ahead, partition.pending) == (n, 0, 0)
+    assert (partition.committable(), partition.ahead, partition.pending) == (n, n, 0)
+    partition.mark_committed(n)
+    assert (partition.committable(), partition.ahead, partition.pending) == (None, 0, 0)
 
 
 # -- the tracker over partitions ------------------------------------------------------
@@ -257,7 +274,7 @@ def test_committable_is_the_lowest_unfinished_or_one_past_the_last(
     assert partition.watermark == expected
     assert partition.committable() == (expected if expected > start else None)
     assert partition.pending == len(unfinished)
-    assert partition.ahead == sum(1 for offset in done if offset > expected)
+    assert partition.ahead == len(done)  # nothing committed: every finished one counts
 
 
 @given(histories(), st.randoms(use_true_random=False))
@@ -293,6 +310,7 @@ class PartitionMachine(RuleBasedStateMachine):
         self.partition = PartitionOffsets(0)
         self.live: list[int] = []  # started since the last rewind
         self.unfinished: set[int] = set()
+        self.finished: set[int] = set()  # done and not forgotten by a rewind
         self.next_min = 0  # the lowest offset that may start next
         self.committed = 0
         self.last_watermark = 0
@@ -316,6 +334,7 @@ class PartitionMachine(RuleBasedStateMachine):
         offset = data.draw(st.sampled_from(sorted(self.unfinished)))
         assert self.partition.done(offset)
         self.unfinished.remove(offset)
+        self.finished.add(offset)
 
     @rule(offset=st.integers(min_value=0, max_value=2000))
     def finish_something_not_pending(self, offset: int) -> None:
@@ -336,6 +355,7 @@ class PartitionMachine(RuleBasedStateMachine):
         self.next_min = seek_to
         self.live.clear()
         self.unfinished.clear()
+        self.finished = {o for o in self.finished if o < seek_to}
 
     def expected_watermark(self) -> int:
         return min(self.unfinished) if self.unfinished else self.next_min
@@ -348,8 +368,7 @@ class PartitionMachine(RuleBasedStateMachine):
         assert partition.committable() == (watermark if watermark > self.committed else None)
         assert partition.pending == len(self.unfinished)
         assert partition.first_unfinished() == (min(self.unfinished) if self.unfinished else None)
-        finished_above = [o for o in self.live if o > watermark and o not in self.unfinished]
-        assert partition.ahead == len(finished_above)
+        assert partition.ahead == sum(1 for o in self.finished if o >= self.committed)
 
     @invariant()
     def commit_point_only_moves_forward(self) -> None:
