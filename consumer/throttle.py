@@ -4,16 +4,24 @@
 for a rate token, so no caller sits on a token while queueing for a slot (a
 token held that long would be spent late, in a burst with newer ones).
 
-Rate: ``AsyncLimiter(max_rate=1, time_period=1/rate)``, a bucket of one token,
-so admissions are at least ``1/rate`` apart (the loop wakes late, never early)
-and any half-open window of ``T`` s holds at most ``ceil(rate·T)``: no second
-exceeds an integer ``RATE_LIMIT`` (up to float rounding, nanoseconds). The usual
-``AsyncLimiter(rate, 1)`` would let a second's tokens out at once after an idle
-spell: up to ``2·rate - 1`` in one second. One token costs no throughput, since
-the PBX runs at most ``max_concurrency`` calls at once anyway. Counted where
-calls arrive, a send latency varying by ``j`` s widens the window to ``1 + j``:
-one call more per replica while ``j < 1/rate`` (25 ms at 40/s). ``R`` replicas
-each round up on their own: at most ``RATE_LIMIT + R - 1`` per second in all.
+Rate: a leaky bucket (``AsyncLimiter(max_rate=b, time_period=b/rate)``)
+holding ``b`` tokens, so any half-open window of ``T`` s admits at most
+``ceil(rate·T) + b - 1``. The usual ``AsyncLimiter(rate, 1)`` would let a
+second's tokens out at once after an idle spell: up to ``2·rate - 1``.
+
+``b`` is 1 when the rate binds: ``rate < slots / 0.1 s``, fewer calls per
+second than the slots could start at the PBX's 100 ms minimum service time.
+Then admissions are at least ``1/rate`` apart and no second exceeds an integer
+``RATE_LIMIT``. When the slots cannot outrun the rate (``RATE_LIMIT=40`` with 4
+slots, the documented PBX), ``b`` is the number of slots: a single token would
+leave a slot freed just after another call's admission empty for up to
+``1/rate`` (25 ms at 40/s, a fifth of a 125 ms call), while ``b`` lets every
+freed slot refill at once. The rate then binds only in bursts of fast answers
+(errors): at most ``RATE_LIMIT + slots - 1`` in a second.
+
+Counted where calls arrive, a send latency varying by ``j`` s widens the
+window to ``1 + j``: one call more per replica while ``j < 1/rate``. ``R``
+replicas each round up on their own: at most ``R - 1`` more per second in all.
 
 Concurrency: a FIFO limit whose size can change while calls are in flight
 (``asyncio.Semaphore`` cannot be resized). ``set_limit`` is the only way the
@@ -39,6 +47,9 @@ from dataclasses import dataclass
 from aiolimiter import AsyncLimiter
 
 from consumer.fleet_plan import Grant
+
+PBX_MIN_SERVICE_S = 0.1
+"""The vendor's floor: no updateLeadFast call completes in under 100 ms."""
 
 
 def fleet_share(global_value: float, assigned_partitions: int, total_partitions: int) -> float:
@@ -185,6 +196,7 @@ class Throttle:
         self._rate = rate_per_s
         self._limiter = AsyncLimiter(1, 1 / rate_per_s)
         self._clock = clock
+        self._retune_limiter(rate_per_s, self._ceiling)
         self._grant: Grant | None = None
 
     @property
@@ -224,20 +236,30 @@ class Throttle:
         self._concurrency.set_limit(limit)
 
     def set_rate(self, rate_per_s: float) -> None:
-        """Change the rate; the token already spent drains at the new rate from now on."""
+        """Change the rate; the tokens already spent drain at the new rate from now on."""
         _check_rate(rate_per_s)
+        self._retune_limiter(rate_per_s, self._ceiling)
+        self._rate = rate_per_s
+
+    @property
+    def burst(self) -> int:
+        """Tokens the rate limiter holds: calls that may start back to back."""
+        return int(self._limiter.max_rate)
+
+    def _retune_limiter(self, rate_per_s: float, slots: int) -> None:
         limiter = self._limiter
+        burst = rate_burst(rate_per_s, slots)
         # AsyncLimiter has no setter. These are the fields its constructor derives
         # from (max_rate, time_period) in every 1.x release; draining at the old
         # rate first keeps the change from refunding or charging past time.
         if limiter._level > 0:
             limiter._leak()
-        limiter.time_period = 1 / rate_per_s
+        limiter.max_rate = burst
+        limiter.time_period = burst / rate_per_s
         limiter._rate_per_sec = rate_per_s
         wake_next = getattr(limiter, "_wake_next", None)  # 1.2+: re-time the waiters' timer
         if limiter._level > 0 and wake_next is not None:
             wake_next()
-        self._rate = rate_per_s
 
     def grant(self, grant: Grant | None) -> None:
         """The slots the group's leader granted this replica (None: it granted none).
@@ -265,8 +287,8 @@ class Throttle:
         if grant is not None and grant.slots >= 1:
             ceiling = min(grant.slots, self._global_concurrency)
             rate = self._global_rate * min(1.0, grant.slots / grant.fleet_slots)
-        self.set_rate(rate)
         self._ceiling = ceiling
+        self.set_rate(rate)
         self.set_limit(ceiling)
 
     @contextlib.asynccontextmanager
@@ -287,6 +309,15 @@ class Throttle:
             f"Throttle(rate={self._rate:g}/s, limit={self.limit}, in_use={self.in_use}, "
             f"waiting={self.waiting})"
         )
+
+
+def rate_burst(rate_per_s: float, slots: int) -> int:
+    """Tokens for the rate limiter: ``slots`` when they cannot outrun the rate, else 1.
+
+    See the module's docstring: with the PBX's 100 ms minimum, ``slots`` calls
+    at once start at most ``slots / 0.1 s`` calls per second.
+    """
+    return slots if rate_per_s * PBX_MIN_SERVICE_S >= slots - 1e-9 else 1
 
 
 def _check_rate(rate_per_s: float) -> None:

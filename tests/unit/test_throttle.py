@@ -19,7 +19,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.throttle import Admission, ResizableLimit, Throttle, concurrency_share, fleet_share
+from consumer.throttle import (
+    Admission,
+    ResizableLimit,
+    Throttle,
+    concurrency_share,
+    fleet_share,
+    rate_burst,
+)
 
 T = TypeVar("T")
 EPS = 1e-9
@@ -197,6 +204,56 @@ async def test_rate_on_the_real_loop_in_the_direction_that_cannot_flake() -> Non
     assert len(early) <= rate * 0.5 + 1
     assert early  # the first one never waits
     assert throttle.in_use == 0  # cancelled waiters gave back their slots
+
+
+@pytest.mark.parametrize(
+    ("rate", "slots", "burst"),
+    [(40, 4, 4), (20, 2, 2), (10, 1, 1), (39.9, 4, 1), (20, 16, 1), (1000, 256, 1), (70, 7, 7)],
+)
+def test_the_bucket_holds_a_token_per_slot_only_where_the_slots_cannot_outrun_the_rate(
+    rate: float, slots: int, burst: int
+) -> None:
+    assert rate_burst(rate, slots) == burst
+    assert Throttle(rate, slots).burst == burst
+
+
+def test_with_a_token_per_slot_no_second_holds_more_than_rate_plus_slots_minus_one() -> None:
+    async def main() -> list[float]:
+        return await admit_times(Throttle(40, 4), 200)
+
+    times = virtual(main)
+    assert max_in_window(times, 1.0 - EPS) == 40 + 4 - 1
+    assert max_in_window(times, 0.0 + 1e-6) == 4  # the four slots start together
+    assert max_in_window(times, 3.0 - EPS) <= 3 * 40 + 4 - 1
+
+
+def test_a_slot_freed_by_a_pbx_bound_call_refills_without_waiting_for_a_token() -> None:
+    """4 slots, calls of 125 ms at RATE_LIMIT=40: one token would idle slots 0-75 ms."""
+
+    async def main(throttle: Throttle) -> list[float]:
+        waits: list[float] = []
+
+        async def worker() -> None:
+            for _ in range(40):
+                async with throttle.slot() as admission:
+                    waits.append(admission.rate_waited_s)
+                    await asyncio.sleep(0.125)
+
+        await asyncio.gather(*(worker() for _ in range(4)))
+        return waits
+
+    assert max(virtual(lambda: main(Throttle(40, 4)))) == pytest.approx(0.0, abs=1e-6)
+    single = Throttle(40, 4)
+    single._retune_limiter(40, 1)  # what a bucket of one token did
+    assert max(virtual(lambda: main(single))) == pytest.approx(0.075, abs=1e-6)
+
+
+def test_a_new_share_retunes_the_burst() -> None:
+    throttle = Throttle(40, 4)
+    throttle.apply_share(1, 4)  # 10/s and 1 slot
+    assert (throttle.rate, throttle.limit, throttle.burst) == (10.0, 1, 1)
+    throttle.apply_share(4, 4)
+    assert (throttle.rate, throttle.limit, throttle.burst) == (40.0, 4, 4)
 
 
 # -- concurrency ---------------------------------------------------------------------------
