@@ -55,14 +55,29 @@ class Applier:
     async def _apply(self, work: Work, span: Span) -> None:
         assignment = work.assignment
         group = [work]
+        begun = False
 
         def prepare() -> UpdateLeadFast | None:
+            nonlocal begun
             if self.coalesce and assignment.taking:
                 self._absorb(group)
             if not assignment.begin(group[-1].offset):
                 return None
+            if not begun:  # from the first call on the wire until the item is settled
+                begun = True
+                assignment.sending += 1
             return build_update_lead_fast(merge([w.event for w in group]), self.defaults)
 
+        try:
+            await self._deliver(group, prepare, span)
+        finally:
+            if begun:
+                assignment.sending -= 1
+
+    async def _deliver(
+        self, group: list[Work], prepare: Callable[[], UpdateLeadFast | None], span: Span
+    ) -> None:
+        assignment = group[0].assignment
         try:
             result = await self.delivery.deliver(prepare, assignment.stop)
         except RequestError as exc:
@@ -120,9 +135,16 @@ class Applier:
     async def set_aside(
         self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
     ) -> None:
-        """Dead-letter a record that never became an event, in a span of its own."""
-        with self.telemetry.event_span(record, event_id=None, lead_id=None):
-            await self.dead_letter(assignment, record, failure)
+        """Dead-letter a record that never became an event, in a span of its own.
+
+        The pipeline has called ``assignment.begin(record.offset)`` for it already.
+        """
+        assignment.sending += 1
+        try:
+            with self.telemetry.event_span(record, event_id=None, lead_id=None):
+                await self.dead_letter(assignment, record, failure)
+        finally:
+            assignment.sending -= 1
 
     async def dead_letter(
         self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure

@@ -8,7 +8,7 @@ eager rebalances revoke and re-assign every partition each time).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
@@ -21,10 +21,17 @@ from contracts.events import LeadChange
 class Assignment:
     tp: TopicPartition
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when work of this partition must end now (drain deadline, fatal error)."""
+    """Set when nothing more of this partition may begin (a rebalance under way, the
+    drain deadline, a fatal error); calls already on the wire still finish."""
     draining: bool = False
     highest_begun: int = -1
     """Highest offset whose processing began: a drain finishes everything up to it."""
+    sending: int = 0
+    """Work items of this partition past ``begin``: a call on the wire, the handling of
+    its answer, or a dead letter being written. A fenced drain waits for these only."""
+    ready_at: float = 0.0
+    """``time.monotonic()`` before which intake takes nothing of this partition (the
+    handover wait after an assignment, see ``consumer.draining``)."""
     next_offset: int | None = None
     """One past the last offset taken: where to seek when resuming."""
     alive: Callable[[], bool] = lambda: True
@@ -34,6 +41,10 @@ class Assignment:
     @property
     def taking(self) -> bool:
         return not self.draining and not self.stop.is_set()
+
+    def handed_over(self, now: float) -> bool:
+        """Whether the handover wait after the assignment has passed (``now``: monotonic)."""
+        return now >= self.ready_at
 
     def may_begin(self, offset: int) -> bool:
         """Whether work at ``offset`` may start now.
@@ -67,3 +78,8 @@ class Work:
     @property
     def offset(self) -> int:
         return int(self.record.offset)
+
+
+def names(tps: Iterable[TopicPartition]) -> str:
+    """Partitions as the logs name them: ``topic[3], topic[7]`` (or ``none``)."""
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)) or "none"

@@ -3,8 +3,9 @@
 Nothing is lost because an offset is committed only below the lowest event that
 is not yet applied or dead-lettered (``offsets.OffsetTracker``). Memory stays
 bounded because intake pauses every partition once ``MAX_IN_FLIGHT`` events are
-unfinished, and a partition whose finished work runs too far ahead of its commit
-point is paused alone, which bounds what a crash can make us send twice.
+unfinished, and a partition stops taking records once ``MAX_AHEAD_PER_PARTITION``
+of its events are taken and not committed, which bounds what a crash can make us
+send twice (``flow``). Revokes and shutdown hand partitions over in ``draining``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumer.applying import Applier
-from consumer.assignment import Assignment, Work
+from consumer.assignment import Assignment, Work, names
 from consumer.deadletters import DeadLetterWriter, Failure
 from consumer.delivery import Delivery
+from consumer.draining import HANDOVER_S, Drainer
 from consumer.flow import FlowControl
 from consumer.freeze import FreezeWatch
 from consumer.health import readiness
@@ -39,7 +42,6 @@ from contracts.request import RequestDefaults
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 100
-DRAIN_POLL_S = 0.02
 
 
 class Pipeline:
@@ -53,7 +55,10 @@ class Pipeline:
         *,
         version: str,
         telemetry: Telemetry,
+        leads_group: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``leads_group``: whether this member computed the group's current assignment
+        (``consumer.leadership``); a revoke at the leader may finish what it began."""
         self.settings = settings
         self._consumer = consumer
         self._delivery = delivery
@@ -84,6 +89,16 @@ class Pipeline:
             self._applier.process, on_error=lambda _, exc: self._fail(exc)
         )
         self._applier.lanes = self._lanes
+        self._drainer = Drainer(
+            owned=self._assignments,
+            tracker=self._tracker,
+            lanes=self._lanes,
+            breaker=delivery.breaker,
+            commit=self._commit,
+            timeout_s=settings.drain_timeout_s,
+            failed=lambda: self.fatal is not None,
+            leads_group=leads_group,
+        )
         self._loose: set[asyncio.Task[None]] = set()  # dead letters of unparseable records
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
@@ -161,7 +176,7 @@ class Pipeline:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if self.fatal is None:
-                await self._release(list(self._assignments.values()))
+                await self._drainer.release(list(self._assignments.values()))
             else:
                 for assignment in self._assignments.values():
                     assignment.stop.set()
@@ -177,18 +192,29 @@ class Pipeline:
     async def _intake(self) -> None:
         breaker = self._delivery.breaker
         while not self._stopping.is_set():
-            # While the PBX is down the backlog waits in Kafka, not in memory.
-            self._flow.held = set(self._assignments) if breaker.is_open else set()
+            # While the PBX is down the backlog waits in Kafka, not in memory; a new
+            # owner waits out the handover before it takes anything.
+            now = time.monotonic()
+            self._flow.held = {
+                tp
+                for tp, assignment in self._assignments.items()
+                if breaker.is_open or not assignment.handed_over(now)
+            }
             room = self._flow.apply(self._consumer, self._assignments, self._tracker)
             batch = await self._consumer.getmany(
                 timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, room)
             )
+            now = time.monotonic()
             for tp, records in batch.items():
                 assignment = self._assignments.get(tp)
                 if assignment is None:
                     continue
                 for record in records:
                     if not assignment.taking:
+                        break
+                    if not (assignment.handed_over(now) and self._flow.may_take(self._tracker, tp)):
+                        # Fetched before the pause took effect: fetched again on resume.
+                        self._consumer.seek(tp, record.offset)
                         break
                     self._take(assignment, record)
 
@@ -222,17 +248,13 @@ class Pipeline:
         log.warning(
             "%s: abandoning %s uncommitted; the group's new owners resume them",
             why,
-            _names(self._assignments),
+            names(self._assignments),
         )
-        lost = set(self._assignments.values())
-        for assignment in lost:
-            assignment.stop.set()
-            self._tracker.revoke(assignment.tp)
+        for tp in self._assignments:
+            self._tracker.revoke(tp)
+        self._drainer.abandon(self._assignments.values())
         self._assignments.clear()
         self._flow.reset()
-        self._delivery.breaker.wake_all()
-        self._lanes.abandon_running(lambda w: w.assignment in lost)
-        self._lanes.drop(lambda w: w.assignment in lost)
 
     async def _readopt(self) -> None:
         owned = [tp for tp in self._consumer.assignment() if tp.topic == self.settings.source_topic]
@@ -244,9 +266,7 @@ class Pipeline:
             log.warning("could not resume after the freeze (%s); waiting for a rebalance", exc)
             return
         self.on_assigned(owned)
-        log.warning(
-            "still a member after the freeze: resuming %s from their commits", _names(owned)
-        )
+        log.warning("still a member after the freeze: resuming %s from their commits", names(owned))
 
     def _done(self, assignment: Assignment, offset: int) -> None:
         # A stale assignment (revoked meanwhile) must not mark the new owner's offsets.
@@ -279,63 +299,14 @@ class Pipeline:
         if offsets and await commit_bounded(self._consumer, offsets, COMMIT_TIMEOUT_S):
             self._tracker.mark_committed(offsets)
 
-    async def _release(self, assignments: list[Assignment]) -> None:
-        """Drain, commit and forget these partitions (revoke, or shutdown)."""
-        if not assignments:
-            return
-        await self._drain(assignments)
-        await self._commit(a.tp for a in assignments)
-        for assignment in assignments:
-            self._tracker.revoke(assignment.tp)
-            if self._assignments.get(assignment.tp) is assignment:
-                del self._assignments[assignment.tp]
-
-    async def _drain(self, assignments: list[Assignment]) -> None:
-        releasing = set(assignments)
-        for assignment in assignments:
-            assignment.draining = True
-        self._lanes.drop(
-            lambda w: w.assignment in releasing and not w.assignment.may_begin(w.offset)
-        )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.drain_timeout_s
-        breaker = self._delivery.breaker
-        while self.fatal is None and loop.time() < deadline:
-            if all(self._drained(a) for a in assignments):
-                break
-            if breaker.is_open:
-                log.warning("PBX unavailable while draining: leaving unfinished events uncommitted")
-                break
-            await asyncio.sleep(DRAIN_POLL_S)
-        else:
-            unfinished = sum(not self._drained(a) for a in assignments)
-            if unfinished:
-                log.warning(
-                    "drain deadline (%.0f s) passed with %d partitions unfinished; "
-                    "their remaining events are left uncommitted for the next owner",
-                    self.settings.drain_timeout_s,
-                    unfinished,
-                )
-        for assignment in assignments:
-            assignment.stop.set()
-        breaker.wake_all()
-        self._lanes.abandon_running(lambda w: w.assignment in releasing)
-        self._lanes.drop(lambda w: w.assignment in releasing)
-        await asyncio.sleep(0)  # let cancelled calls unwind before the final commit
-
-    def _drained(self, assignment: Assignment) -> bool:
-        first = self._tracker.first_unfinished(assignment.tp)
-        return first is None or first > assignment.highest_begun
-
     async def on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        assignments = [self._assignments[tp] for tp in revoked if tp in self._assignments]
-        log.info("partitions revoked: %s", _names(a.tp for a in assignments))
-        await self._release(assignments)
+        await self._drainer.revoke(revoked)
 
     def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._freeze.rebalanced()
+        ready_at = time.monotonic() + HANDOVER_S
         for tp in assigned:
-            self._assignments[tp] = Assignment(tp, alive=self._freeze.alive)
+            self._assignments[tp] = Assignment(tp, alive=self._freeze.alive, ready_at=ready_at)
         self._flow.reset()
         total = self._consumer.partitions_for_topic(self.settings.source_topic) or set()
         self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))
@@ -343,7 +314,7 @@ class Pipeline:
             self._delivery.on_ceiling_changed()
         log.info(
             "partitions assigned: %s (share: %.3g calls/s, %d at once)",
-            _names(self._assignments),
+            names(self._assignments),
             self._delivery.throttle.rate,
             self._delivery.throttle.limit,
         )
@@ -358,7 +329,3 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._pipeline.on_assigned(assigned)
-
-
-def _names(tps: Iterable[TopicPartition]) -> str:
-    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)) or "none"

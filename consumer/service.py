@@ -21,6 +21,7 @@ from consumer.assignor import assignors
 from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery, Observers
 from consumer.health import HealthServer
 from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
+from consumer.leadership import Leadership
 from consumer.noojee import NoojeeClient
 from consumer.pipeline import Pipeline
 from consumer.retry import RetryPolicy
@@ -165,7 +166,10 @@ async def _serve(
     on_ready: Callable[[Pipeline], None] | None,
 ) -> int:
     throttle = Throttle(settings.rate_limit, settings.max_concurrency)
-    consumer = build_consumer(settings, assignors(settings.max_concurrency, throttle.grant))
+    leadership = Leadership()
+    consumer = build_consumer(
+        settings, leadership.watch(assignors(settings.max_concurrency, throttle.grant))
+    )
     producer = build_producer(settings)
     try:
         await producer.start()
@@ -182,6 +186,7 @@ async def _serve(
             decoder,
             version=service_version(),
             telemetry=telemetry,
+            leads_group=lambda: leadership.leads,
         )
         pipeline.health_port = health.port
         pipelines.append(pipeline)
