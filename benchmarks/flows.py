@@ -202,14 +202,18 @@ def leadsync(
     *,
     members: int = 1,
     name: str = "leadsync",
+    env: Mapping[str, str] | None = None,
 ) -> StartProcs:
     """Starts ``members`` service processes on a topic (one consumer group).
 
-    ``settings``: ``LEADSYNC_*`` variables by lower-case name, e.g. ``{"rate_limit": 20}``.
+    ``settings``: ``LEADSYNC_*`` variables by lower-case name, e.g. ``{"rate_limit": 20}``;
+    ``env``: other variables for the processes (``OTEL_*``).
     """
 
     def start(topic: str) -> list[Proc]:
-        return [world.service(f"{name}{n + 1}", pbx, topic, settings) for n in range(members)]
+        return [
+            world.service(f"{name}{n + 1}", pbx, topic, settings, env=env) for n in range(members)
+        ]
 
     return start
 

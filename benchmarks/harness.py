@@ -113,9 +113,16 @@ class World:
         return started
 
     def service(
-        self, name: str, pbx: Pbx, topic: str, settings: Mapping[str, object] | None = None
+        self,
+        name: str,
+        pbx: Pbx,
+        topic: str,
+        settings: Mapping[str, object] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
     ) -> Proc:
-        """``leadsync run`` against ``pbx``; ``settings`` are ``LEADSYNC_*`` names, lower case."""
+        """``leadsync run`` against ``pbx``; ``settings`` are ``LEADSYNC_*`` names, lower case;
+        ``env`` other variables (``OTEL_*``, which the child otherwise does not inherit)."""
         values: dict[str, object] = {
             "kafka_bootstrap": self.bootstrap,
             "kafka_enable_idempotence": "false",
@@ -129,8 +136,9 @@ class World:
             "health_port": 0,
             "log_format": "text",
         } | dict(settings or {})
-        env = child_env({f"LEADSYNC_{k.upper()}": str(v) for k, v in values.items()})
-        return self._spawn(name, [sys.executable, "-m", "consumer.cli", "run"], env)
+        variables = {f"LEADSYNC_{k.upper()}": str(v) for k, v in values.items()}
+        spawn_env = child_env(variables) | dict(env or {})
+        return self._spawn(name, [sys.executable, "-m", "consumer.cli", "run"], spawn_env)
 
     def baseline(self, name: str, pbx: Pbx, *args: str) -> Proc:
         """``python -m benchmarks.baselines ARGS`` against ``pbx`` (the key in the environment)."""

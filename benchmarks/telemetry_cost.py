@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchmarks.flows import Mode, RunResult, caveats, drain, leadsync
-from benchmarks.harness import Proc, World, world
+from benchmarks.harness import world
 from benchmarks.report import TIMES, Figure, ScenarioResult
 from benchmarks.resources import best
 
@@ -120,36 +120,20 @@ def exporting_env(endpoint: str) -> dict[str, str]:
     }
 
 
-@dataclass
-class _Exporting(World):
-    """The scenario's world whose processes also get ``otel`` in their environment.
-
-    It shares the world's broker, simulators and process list, so the world
-    still stops everything it started.
-    """
-
-    otel: Mapping[str, str] = field(default_factory=dict)
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
-        return super()._spawn(name, argv, env | dict(self.otel))
-
-
 async def telemetry(mode: Mode, workdir: Path) -> ScenarioResult:
     events, repeats = mode.pick(5000, 40000), mode.pick(2, 3)
     settings: dict[str, object] = {"max_concurrency": 256, "rate_limit": 1_000_000}
     on_runs: list[tuple[RunResult, Received]] = []
     off_runs: list[RunResult] = []
     async with world(workdir) as w, Collector().running() as collector:
-        on_world = _Exporting(
-            w.broker, w.workdir, w.pbxs, w.procs, exporting_env(collector.endpoint)
-        )
+        otel = exporting_env(collector.endpoint)
         pbx = await w.pbx(threads=512, min_service_ms=1, max_service_ms=1)
 
-        async def run(target: World, name: str) -> RunResult:
+        async def run(name: str, env: Mapping[str, str] | None) -> RunResult:
             return await drain(
-                target,
+                w,
                 pbx,
-                leadsync(target, pbx, settings, name=name),
+                leadsync(w, pbx, settings, name=name, env=env),
                 partitions=4,
                 backlog=events,
                 preload=True,
@@ -159,9 +143,9 @@ async def telemetry(mode: Mode, workdir: Path) -> ScenarioResult:
 
         for _ in range(repeats):  # alternating, so a busy spell on the machine hits both
             collector.reset()
-            traced = await run(on_world, "traced")
+            traced = await run("traced", otel)
             on_runs.append((traced, collector.reset()))  # stopped: its exporters have flushed
-            off_runs.append(await run(w, "untraced"))
+            off_runs.append(await run("untraced", None))
     on = best([run for run, _ in on_runs])
     off = best(off_runs)
     received = next(got for run, got in on_runs if run is on)
