@@ -132,12 +132,13 @@ class Drainer:
         if not assignments:
             return
         await self.drain(assignments)
-        current = [a for a in assignments if self._owned.get(a.tp) is a]
-        if current:
-            await self._commit(a.tp for a in current)
-        for assignment in current:
-            self._tracker.revoke(assignment.tp)
-            del self._owned[assignment.tp]
+        if any(self._owned.get(a.tp) is a for a in assignments):
+            await self._commit(a.tp for a in assignments if self._owned.get(a.tp) is a)
+        for assignment in assignments:
+            # Checked after the commit: the other release may have forgotten it meanwhile.
+            if self._owned.get(assignment.tp) is assignment:
+                self._tracker.revoke(assignment.tp)
+                del self._owned[assignment.tp]
 
     def fence(self, assignments: Iterable[Assignment]) -> None:
         """Begin nothing more of these partitions; calls on the wire still finish."""
