@@ -16,8 +16,9 @@ CONCURRENCY = 4
 MOST_REPLICAS = 3
 
 
-# Failed once in two full runs: two processes applied one lead's events at once
-# during scale 1 -> 3 -> 1 (a real ordering bug under investigation, see issue 4).
+# The overlap and ordering failures of issue 4 are fixed (consumer/draining.py). Still
+# unstable: since the rate limiter holds a token per slot (54dcb87) the busiest second
+# here starts 154-155 calls, above the asserted RATE + MOST_REPLICAS - 1.
 @pytest.mark.unstable
 @pytest.mark.slow
 @pytest.mark.timeout(300)

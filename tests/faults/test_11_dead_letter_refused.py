@@ -45,9 +45,6 @@ MAX_AHEAD = 50
 MAX_IN_FLIGHT = 100
 
 
-# Failed once in four runs: a dead letter appeared while the broker was meant to
-# refuse the write (a race in the scenario or the service, not yet diagnosed).
-@pytest.mark.unstable
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 async def test_refused_dead_letter_write_holds_the_offset_retries_and_loses_nothing(
