@@ -10,6 +10,12 @@ topic, partition): never a URL, a lead id or free text. Gauges are read through
 callbacks the pipeline registers with ``observe_gauges``; a callback runs on the
 event loop even when an OTLP exporter's thread collects, because the state it
 reads belongs to the loop.
+
+The counters are counted here, per label set, and reported through observable
+counters when a reader collects: an SDK ``Counter.add`` costs microseconds (the
+attributes cleaned, hashed and looked up on every call), which per event adds
+up, while a dict increment costs next to nothing. What a reader sees is the
+same: a monotonic sum per label set, from its first increment on.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import TypeVar
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from consumer.noojee import CallResult
+from consumer.outcomes import Applied, Outcome
 from consumer.tracing import Redact, noojee_code, outcome_name, outcome_reason
 
 T = TypeVar("T")
@@ -42,27 +49,44 @@ SAMPLE_TIMEOUT_S = 0.5
 """How long an exporter thread waits for the event loop to read a gauge."""
 
 _LABEL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_LABEL_CACHE_LIMIT = 1024
+"""Distinct reasons remembered; they are machine names, a few dozen in all."""
 
 Lag = Mapping[tuple[str, int], int]
 """(topic, partition) -> messages behind; ``aiokafka.TopicPartition`` keys fit."""
+_LabelSet = tuple[tuple[str, str], ...]
+"""A counter's labels as ``(name, value)`` pairs, in a fixed order: a dict key."""
 
 
 class Metrics:
     def __init__(self, meter_provider: MeterProvider, *, redact: Redact = lambda text: text):
         meter = meter_provider.get_meter(METER_NAME)
         self._redact = redact
-        self._events = meter.create_counter(
+        self._labels: dict[str, str] = {}
+        self._events = _Tally()
+        self._retries = _Tally()
+        self._calls = _Tally()
+        # (outcome type, code, reason) -> the call's label set; bounded like the labels.
+        self._call_keys: dict[tuple[type[Outcome], int | None, str], _LabelSet] = {}
+        self._applied_event: _LabelSet = (("outcome", APPLIED),)
+        self._applied_call = self._call_labels(Applied())
+        # One attribute set per outcome name (a fixed few), shared by every record.
+        self._durations: dict[str, dict[str, str]] = {}
+        meter.create_observable_counter(
             "leadsync.events",
+            [self._events.observe],
             unit="{event}",
             description="Events finished, by outcome (applied, dead_lettered) and reason.",
         )
-        self._retries = meter.create_counter(
+        meter.create_observable_counter(
             "leadsync.retries",
+            [self._retries.observe],
             unit="{retry}",
             description="Retries scheduled (an event sent back to its lane), by reason.",
         )
-        self._calls = meter.create_counter(
+        meter.create_observable_counter(
             "leadsync.noojee.calls",
+            [self._calls.observe],
             unit="{call}",
             description="updateLeadFast calls, by Noojee code, outcome and reason.",
         )
@@ -94,27 +118,23 @@ class Metrics:
     # -- hooks ----------------------------------------------------------------
 
     def event_applied(self) -> None:
-        self._events.add(1, {"outcome": APPLIED})
+        self._events.add(self._applied_event)
 
     def event_dead_lettered(self, reason: str) -> None:
-        self._events.add(1, {"outcome": DEAD_LETTERED, "reason": self._label(reason)})
+        self._events.add((("outcome", DEAD_LETTERED), ("reason", self._label(reason))))
 
     def retry_scheduled(self, reason: str) -> None:
-        self._retries.add(1, {"reason": self._label(reason)})
+        self._retries.add((("reason", self._label(reason)),))
 
     def call_finished(self, result: CallResult, waited_s: float) -> None:
         outcome = result.outcome
-        code = noojee_code(outcome)
-        name = outcome_name(outcome)
-        self._calls.add(
-            1,
-            {
-                "code": NO_CODE if code is None else str(code),
-                "outcome": name,
-                "reason": self._label(outcome_reason(outcome)),
-            },
-        )
-        self._call_duration.record(result.duration_s, {"outcome": name})
+        labels = self._applied_call if type(outcome) is Applied else self._call_labels(outcome)
+        self._calls.add(labels)
+        name = labels[1][1]
+        attributes = self._durations.get(name)
+        if attributes is None:
+            attributes = self._durations[name] = {"outcome": name}
+        self._call_duration.record(result.duration_s, attributes)
         self._throttle_wait.record(waited_s)
 
     def observe_gauges(
@@ -147,10 +167,32 @@ class Metrics:
 
     # -- internals -------------------------------------------------------------
 
+    def _call_labels(self, outcome: Outcome) -> _LabelSet:
+        """``leadsync.noojee.calls``'s labels for ``outcome``: code, outcome, reason."""
+        code = noojee_code(outcome)
+        reason = outcome_reason(outcome)
+        key = (type(outcome), code, reason)
+        labels = self._call_keys.get(key)
+        if labels is None:
+            if len(self._call_keys) >= _LABEL_CACHE_LIMIT:
+                self._call_keys.clear()
+            labels = self._call_keys[key] = (
+                ("code", NO_CODE if code is None else str(code)),
+                ("outcome", outcome_name(outcome)),
+                ("reason", self._label(reason)),
+            )
+        return labels
+
     def _label(self, value: str) -> str:
         """A label value that can hold neither a secret nor unbounded text."""
-        shown = self._redact(value)
-        return shown if shown == value and _LABEL.fullmatch(value) else OTHER
+        label = self._labels.get(value)
+        if label is None:
+            if len(self._labels) >= _LABEL_CACHE_LIMIT:
+                self._labels.clear()
+            shown = self._redact(value)
+            label = shown if shown == value and _LABEL.fullmatch(value) else OTHER
+            self._labels[value] = label
+        return label
 
     def _gauge_callback(self, source: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
@@ -209,6 +251,24 @@ _GAUGES = (
         "Calls at once allowed now: the adaptive limit, at most the share.",
     ),
 )
+
+
+class _Tally:
+    """Counts per label set, for an observable counter: cumulative, from the first one."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[_LabelSet, int] = {}
+
+    def add(self, labels: _LabelSet) -> None:
+        counts = self._counts
+        counts[labels] = counts.get(labels, 0) + 1
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        # Any thread may collect: copying the dict is one step under the GIL, and
+        # only the event loop writes to it.
+        return [Observation(count, dict(labels)) for labels, count in self._counts.copy().items()]
 
 
 def _observations(source: str, value: object) -> list[Observation]:

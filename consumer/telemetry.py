@@ -7,7 +7,8 @@ CLIENT span and call metrics per attempt, a span event per retry), and
 
 Export is off unless configured (``consumer.otel_env``): without an OTLP
 endpoint no span is recorded, yet a producer's ``traceparent`` still reaches
-the dead letter, because the no-op tracer carries the parent's context.
+the dead letter, because ``event_span`` still makes the parent's context
+current (as the no-op tracer would, without building anything else).
 Metrics are always collected for ``/metrics``.
 """
 
@@ -17,10 +18,10 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from time import time_ns
 
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode, format_span_id, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -88,7 +89,6 @@ class Telemetry:
 
     # -- one event -------------------------------------------------------------
 
-    @contextmanager
     def event_span(
         self,
         record: tracing.RecordLike,
@@ -96,27 +96,42 @@ class Telemetry:
         event_id: str | None,
         lead_id: str | None,
         coalesced_into: trace.Span | None = None,
-    ) -> Iterator[trace.Span]:
+    ) -> AbstractContextManager[trace.Span]:
         """The CONSUMER span ``process <topic>``, current for the block, child of
         the record's ``traceparent``.
 
         ``coalesced_into`` is the span of the event whose call carried this one
         (coalescing): the two are linked, each staying in its producer's trace.
+
+        With tracing off nothing is recorded, so the block only makes the
+        producer's span context current (what the no-op tracer would do), for
+        the dead letter's ``traceparent`` and the log lines' trace ids.
         """
+        if not self._tracing:
+            return _Current(_producer_span(record.headers))
+        return self._recorded_span(
+            record, event_id=event_id, lead_id=lead_id, coalesced_into=coalesced_into
+        )
+
+    @contextmanager
+    def _recorded_span(
+        self,
+        record: tracing.RecordLike,
+        *,
+        event_id: str | None,
+        lead_id: str | None,
+        coalesced_into: trace.Span | None,
+    ) -> Iterator[trace.Span]:
         parent = _PROPAGATOR.extract(record.headers, getter=tracing.HEADERS_GETTER)
-        attributes = (
-            tracing.record_attributes(
-                record,
-                consumer_group=self._group,
-                event_id=event_id,
-                lead_id=lead_id,
-                redact=self._redact,
-            )
-            if self._tracing
-            else {}
+        attributes = tracing.record_attributes(
+            record,
+            consumer_group=self._group,
+            event_id=event_id,
+            lead_id=lead_id,
+            redact=self._redact,
         )
         links = None
-        if coalesced_into is not None and self._tracing:
+        if coalesced_into is not None:
             attributes[COALESCED] = True
             links = [trace.Link(coalesced_into.get_span_context())]
         with self._tracer.start_as_current_span(
@@ -151,7 +166,8 @@ class Telemetry:
 
     def event_applied(self) -> None:
         self.metrics.event_applied()
-        trace.get_current_span().set_attribute(OUTCOME, "applied")
+        if self._tracing:  # otherwise the current span records nothing
+            trace.get_current_span().set_attribute(OUTCOME, "applied")
 
     def event_dead_lettered(self, reason: str, message: str = "") -> None:
         """Count a dead letter and mark the current event span failed with ``reason``."""
@@ -205,6 +221,30 @@ class Telemetry:
             except TimeoutError:
                 logging.getLogger(__name__).warning("telemetry exporter did not stop in time")
         self._on_shutdown.clear()
+
+
+def _producer_span(headers: tracing.Headers) -> trace.Span:
+    """The producer's span from a ``traceparent`` header, else the invalid span."""
+    if not headers:
+        return trace.INVALID_SPAN
+    return trace.get_current_span(_PROPAGATOR.extract(headers, getter=tracing.HEADERS_GETTER))
+
+
+class _Current:
+    """``span`` current for a ``with`` block: ``trace.use_span`` for a span that
+    records nothing, without a generator."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+
+    def __enter__(self) -> trace.Span:
+        self._token = context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, *exc_info: object) -> None:
+        context.detach(self._token)
 
 
 class TraceContextFilter(logging.Filter):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import TopicPartition
-from opentelemetry.sdk.metrics.export import HistogramDataPoint
+from opentelemetry.sdk.metrics.export import AggregationTemporality, HistogramDataPoint, Sum
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.metrics import CALL_BUCKETS_S, OTHER, SAMPLE_TIMEOUT_S, WAIT_BUCKETS_S
@@ -237,3 +237,38 @@ def test_prometheus_names_are_clean_and_documented() -> None:
     documented = set(re.findall(r"`(leadsync_[a-z_]+)`", (ROOT / "README.md").read_text()))
     exposed = {name + ("_total" if kind == "counter" else "") for name, kind in families.items()}
     assert exposed <= documented, f"undocumented metrics: {sorted(exposed - documented)}"
+
+
+def test_counters_appear_with_their_first_increment_as_monotonic_sums() -> None:
+    rec = recorded()
+    assert rec.points("leadsync.events") == []
+    assert rec.points("leadsync.noojee.calls") == []
+    assert rec.points("leadsync.retries") == []
+    rec.telemetry.event_applied()
+    assert rec.values("leadsync.events") == {labels(outcome="applied"): 1}
+    rec.telemetry.event_applied()
+    assert rec.values("leadsync.events") == {labels(outcome="applied"): 2}  # cumulative
+    data = rec.reader.get_metrics_data()
+    assert data is not None
+    (events,) = [
+        metric
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "leadsync.events"
+    ]
+    assert isinstance(events.data, Sum)
+    assert events.data.is_monotonic
+    assert events.data.aggregation_temporality is AggregationTemporality.CUMULATIVE
+
+
+async def test_a_collection_from_another_thread_reads_the_counts_so_far() -> None:
+    rec = recorded()
+    for _ in range(3):
+        rec.telemetry.metrics.call_finished(CallResult(Applied(), 200, 0.1, URL), waited_s=0.0)
+    rec.telemetry.metrics.call_finished(CallResult(HTTP_429, 429, 0.1, URL), waited_s=0.0)
+    values = await asyncio.to_thread(rec.values, "leadsync.noojee.calls")
+    assert values == {
+        labels(code="0", outcome="applied", reason="OK"): 3,
+        labels(code="none", outcome="retry", reason="HTTP_429"): 1,
+    }

@@ -197,6 +197,52 @@ def test_with_tracing_off_the_producers_context_still_reaches_the_dead_letter() 
     assert sum(p.value for p in rec.points("leadsync.noojee.calls")) == 1  # metrics still count
 
 
+def test_with_tracing_off_each_event_has_its_own_context_restored_afterwards() -> None:
+    telemetry = recorded(tracing=False).telemetry
+    other = "00-0000000000000000000000000000000a-000000000000000b-01"
+    with telemetry.event_span(record(), event_id="ev-1", lead_id="CRM-1") as outer:
+        assert not outer.is_recording()
+        # A coalesced event without a traceparent: no context, not the carrier's.
+        with telemetry.event_span(
+            record(headers=()), event_id="ev-2", lead_id="CRM-1", coalesced_into=outer
+        ):
+            assert telemetry.current_traceparent() is None
+        assert telemetry.current_traceparent() == PRODUCER_TRACEPARENT
+        with telemetry.event_span(
+            record(headers=(("traceparent", other.encode()),)), event_id="ev-3", lead_id=None
+        ):
+            assert telemetry.current_traceparent() == other
+        assert telemetry.current_traceparent() == PRODUCER_TRACEPARENT
+    assert telemetry.current_traceparent() is None
+
+
+def test_with_tracing_off_an_exception_propagates_and_the_context_is_restored() -> None:
+    telemetry = recorded(tracing=False).telemetry
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        telemetry.event_span(record(), event_id=None, lead_id=None),
+    ):
+        raise RuntimeError("boom")
+    assert telemetry.current_traceparent() is None
+
+
+async def test_with_tracing_off_a_cancelled_event_leaves_no_context_behind() -> None:
+    telemetry = recorded(tracing=False).telemetry
+    started = asyncio.Event()
+
+    async def process() -> None:
+        with telemetry.event_span(record(), event_id="ev-1", lead_id="CRM-1"):
+            started.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(process())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert telemetry.current_traceparent() is None
+
+
 def test_each_attempt_is_a_client_span_under_the_event_with_its_own_duration() -> None:
     rec = recorded()
     telemetry = rec.telemetry
