@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
@@ -126,6 +126,13 @@ class ResizableLimit:
         _check_limit(limit)
         self._limit = limit
         self._admit()
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free now (without awaiting); False if not."""
+        if self._in_use < self._limit:
+            self._in_use += 1
+            return True
+        return False
 
     async def acquire(self) -> None:
         if self._in_use < self._limit:
@@ -291,24 +298,47 @@ class Throttle:
         self.set_rate(rate)
         self.set_limit(ceiling)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[Admission]:
-        """Hold one concurrency slot and one rate token for the length of a call."""
-        now = self._clock or asyncio.get_running_loop().time
-        began = now()
-        await self._concurrency.acquire()
-        try:
-            slotted = now()
-            await self._limiter.acquire()
-            yield Admission(slot_waited_s=slotted - began, rate_waited_s=now() - slotted)
-        finally:
-            self._concurrency.release()
+    def slot(self) -> _Slot:
+        """Hold one concurrency slot and one rate token for the length of a call:
+        ``async with throttle.slot() as admission:``."""
+        return _Slot(self)
 
     def __repr__(self) -> str:
         return (
             f"Throttle(rate={self._rate:g}/s, limit={self.limit}, in_use={self.in_use}, "
             f"waiting={self.waiting})"
         )
+
+
+class _Slot:
+    """``Throttle.slot()``: a slot, then a token, on entry; the slot back on exit.
+
+    A class rather than an ``asynccontextmanager``: it runs once per call, and a
+    generator-based one costs several times as much.
+    """
+
+    __slots__ = ("_throttle",)
+
+    def __init__(self, throttle: Throttle) -> None:
+        self._throttle = throttle
+
+    async def __aenter__(self) -> Admission:
+        throttle = self._throttle
+        now = throttle._clock or asyncio.get_running_loop().time
+        began = now()
+        concurrency = throttle._concurrency
+        if not concurrency.try_acquire():
+            await concurrency.acquire()
+        try:
+            slotted = now()
+            await throttle._limiter.acquire()
+        except BaseException:
+            concurrency.release()
+            raise
+        return Admission(slotted - began, now() - slotted)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._throttle._concurrency.release()
 
 
 def rate_burst(rate_per_s: float, slots: int) -> int:

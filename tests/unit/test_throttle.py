@@ -400,6 +400,23 @@ def test_a_waiter_cancelled_after_its_grant_passes_the_slot_on() -> None:
     virtual(main)
 
 
+def test_try_acquire_takes_only_a_free_slot() -> None:
+    async def main() -> None:
+        limit = ResizableLimit(2)
+        assert limit.try_acquire()
+        assert limit.try_acquire()
+        assert not limit.try_acquire()
+        assert limit.in_use == 2
+        waiter = asyncio.create_task(limit.acquire())
+        await asyncio.sleep(0)
+        limit.release()  # handed to the waiter: none is free
+        assert not limit.try_acquire()
+        await waiter
+        assert limit.in_use == 2
+
+    virtual(main)
+
+
 def test_release_without_acquire_is_a_bug() -> None:
     with pytest.raises(RuntimeError, match="release"):
         ResizableLimit(1).release()
