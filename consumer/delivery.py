@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from consumer.breaker import Breaker
+from consumer.breaker import Breaker, BreakerState
 from consumer.noojee import CallResult
 from consumer.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from consumer.retry import RetryPolicy, backoff, retry_allowed
@@ -159,7 +159,9 @@ class Delivery:
         """One call through breaker and throttle: (result or None if not sent,
         seconds waited for the throttle, seconds waited for an open breaker)."""
         began = self.monotonic()
-        probe = await self.breaker.admit(stop)
+        breaker = self.breaker
+        # Closed, admit() returns False at once: skip building and awaiting it.
+        probe = False if breaker.state is BreakerState.CLOSED else await breaker.admit(stop)
         outage_waited = self.monotonic() - began
         if probe is None:
             return None, 0.0, outage_waited

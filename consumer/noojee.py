@@ -24,6 +24,8 @@ from consumer.transport import map_transport_error
 from contracts.noojee import UPDATE_LEAD_FAST_PATH, UpdateLeadFast
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps`` with these options builds a new encoder on every call: one serves all."""
 _URL_CACHE_LIMIT = 1024
 """Distinct campaign queries remembered; a deployment uses a handful."""
 _TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
@@ -127,10 +129,8 @@ class NoojeeClient:
         if session is None:
             raise RuntimeError("NoojeeClient.start() was not awaited")
         target, shown = self._url_for(request)
-        payload = json.dumps(
-            request.body if type(request.body) is dict else dict(request.body),
-            separators=(",", ":"),
-            ensure_ascii=False,
+        payload = _ENCODER.encode(
+            request.body if type(request.body) is dict else dict(request.body)
         ).encode()
         status: int | None = None
         started = time.perf_counter()

@@ -119,6 +119,12 @@ _CODE_MESSAGES: dict[NoojeeCode, str] = {
 }
 _TRANSIENT_CODES = (NoojeeCode.EXCEPTION, NoojeeCode.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS)
 _DOCUMENTED_CODES = frozenset(int(code) for code in NoojeeCode)
+_OK_BODIES = frozenset(
+    (b'{"code":0,"message":"OK"}', b'{"code": 0, "message": "OK"}', b'{"code": 0, "message": ""}')
+)
+"""Exact bodies that parse to code 0: the common answer skips the JSON parser (same result)."""
+_APPLIED = {status: Applied(status) for status in (200, 201, 202, 204)}
+"""Applied is immutable: one instance per usual status serves every call."""
 
 
 def classify(
@@ -147,10 +153,10 @@ def classify(
             http_status=status,
             body=_shown(body),
         )
-    code = _code_of(body)
+    code = 0 if body in _OK_BODIES else _code_of(body)
     if code == NoojeeCode.OK:
         if 200 <= status < 300:
-            return Applied(status)
+            return _APPLIED.get(status) or Applied(status)
         code = None  # "OK" on an error status says nothing: the status decides
     after = parse_retry_after(retry_after, now)
     if code in _DOCUMENTED_CODES:

@@ -30,11 +30,12 @@ JSON_FORMAT: Final = "application/cloudevents+json"
 HEADER_PREFIX: Final = "ce_"
 _REQUIRED: Final = ("id", "source", "specversion", "type")
 _FROM_ENVELOPE: Final = {"event_id": "id", "occurred_at": "time"}
+_REQUIRED_HEADERS: Final = tuple(HEADER_PREFIX + name for name in _REQUIRED)
 
 
 def is_binary(headers: Mapping[str, str]) -> bool:
     """Any required attribute as a ``ce_`` header (then a missing one is named, not guessed)."""
-    return any(HEADER_PREFIX + name in headers for name in _REQUIRED)
+    return bool(headers) and any(name in headers for name in _REQUIRED_HEADERS)
 
 
 def is_structured(content_type: str | None) -> bool:

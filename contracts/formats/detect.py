@@ -90,7 +90,6 @@ def decode_record(
             {},
             document,
             config=config,
-            how="LEADSYNC_INPUT_FORMAT=debezium",
         )
     fields = _header_fields(headers)
     kind, document = _sniff(value, fields)
@@ -119,7 +118,6 @@ def decode_record(
         fields,
         document,
         config=config,
-        how="auto-detected" if mode == "auto" else f"LEADSYNC_INPUT_FORMAT={mode}",
     )
 
 
@@ -135,7 +133,8 @@ def _sniff(value: bytes | None, fields: dict[str, str]) -> tuple[RecordFormat, A
         return RecordFormat.CLOUDEVENTS_BINARY, _UNPARSED
     if value is None:
         return RecordFormat.TOMBSTONE, _UNPARSED
-    if not any(marker in value for marker in _MARKERS):
+    specversion, payload, op = _MARKERS
+    if specversion not in value and payload not in value and op not in value:
         return RecordFormat.NATIVE, _UNPARSED
     document = _loads(value)
     if isinstance(document, dict) and "specversion" in document:
@@ -152,9 +151,7 @@ def _decode(
     document: Any,
     *,
     config: DecoderConfig,
-    how: str,
 ) -> LeadChange | Skip:
-    context = f"read as {_DESCRIPTION[kind]}, {how}"
     try:
         if kind is RecordFormat.NATIVE:
             assert value is not None  # _sniff: a null value is a tombstone
@@ -176,6 +173,9 @@ def _decode(
         assert change is not None  # _sniff and decode_record only send envelopes here
         return decode_change(change, config.mapping)
     except InvalidEvent as exc:
+        mode = config.input_format
+        how = "auto-detected" if mode == "auto" else f"LEADSYNC_INPUT_FORMAT={mode}"
+        context = f"read as {_DESCRIPTION[kind]}, {how}"
         raise InvalidEvent([("", context), *exc.errors]) from None
 
 

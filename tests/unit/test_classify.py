@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.outcomes import (
+    _OK_BODIES,
     BODY_LIMIT,
     Applied,
     Fatal,
@@ -280,3 +281,20 @@ def test_any_answer_gets_an_outcome(
         assert outcome.after is None or outcome.after >= 0
     if not isinstance(outcome, Applied):
         assert len(outcome.body) <= BODY_LIMIT
+
+
+@pytest.mark.parametrize("body", sorted(_OK_BODIES))
+def test_the_common_ok_bodies_are_exactly_bodies_that_parse_to_code_0(body: bytes) -> None:
+    # classify skips the JSON parser for these: the parser must agree with the shortcut.
+    parsed = json.loads(body)
+    assert parsed["code"] == 0
+    assert type(parsed["code"]) is int
+    assert classify(200, body) == Applied(200)
+    assert classify(201, body) == Applied(201)
+    assert classify(400, body) == classify(400, body.decode())  # the status still decides
+    assert isinstance(classify(400, body), Permanent)
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 299])
+def test_applied_carries_its_own_status(status: int) -> None:
+    assert classify(status, answer(0, "OK")) == Applied(status)
