@@ -16,10 +16,6 @@ CONCURRENCY = 4
 MOST_REPLICAS = 3
 
 
-# The overlap and ordering failures of issue 4 are fixed (consumer/draining.py). Still
-# unstable: since the rate limiter holds a token per slot (54dcb87) the busiest second
-# here starts 154-155 calls, above the asserted RATE + MOST_REPLICAS - 1.
-@pytest.mark.unstable
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_scale_1_3_1_under_load_loses_nothing_and_fleet_limits_hold(
