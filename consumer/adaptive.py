@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from consumer.delivery import AMBIGUOUS_SILENCE
 from consumer.limit_controller import LimitController, Tuning, Window, pooled, window_of
+from consumer.loop_lag import LoopLag
 from consumer.noojee import CallResult
 from consumer.outcomes import Applied, Permanent, Retry, Unavailable
 from consumer.throttle import Throttle
@@ -37,9 +38,13 @@ class AdaptiveConcurrency:
         *,
         clock: Callable[[], float] = time.monotonic,
         tuning: Tuning | None = None,
+        loop_lag: Callable[[], float] | None = None,
     ) -> None:
+        """``loop_lag``: this process's event-loop lag now, in seconds (default: a
+        ``LoopLag`` probe on the running loop)."""
         self._throttle = throttle
         self._clock = clock
+        self._loop_lag = LoopLag() if loop_lag is None else loop_lag
         self.controller = LimitController(throttle.concurrency_ceiling, clock(), tuning)
         self._overload_sent_at: float | None = None
         self._apply()
@@ -56,7 +61,7 @@ class AdaptiveConcurrency:
             # Its latency is the PBX's queue timeout; on_overload acts on it.
             self._overload_sent_at = now - result.duration_s
         elif _answered(result):
-            self.controller.observe(result.duration_s, now)
+            self.controller.observe(result.duration_s, now, self._loop_lag())
             self._apply()
 
     def retry_scheduled(self, outcome: Retry | Unavailable, attempt: int, delay_s: float) -> None:

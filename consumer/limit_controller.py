@@ -31,6 +31,7 @@ class Tuning:
     probe_windows: int = 2
     max_hold_windows: int = 32
     busy: float = 0.75
+    lag_factor: float = 6.0
 
     def __post_init__(self) -> None:
         valid = (
@@ -45,6 +46,7 @@ class Tuning:
             and self.probe_windows >= 1
             and self.max_hold_windows >= 1
             and 0 < self.busy <= 1
+            and self.lag_factor >= 0
         )
         if not valid:
             raise ValueError(
@@ -62,15 +64,20 @@ class Window:
     count: int
     in_flight: float
     """Calls in flight on average, by Little's law: throughput * mean latency."""
+    lag: float = 0.0
+    """Mean lag of this process's event loop as the calls ended (``consumer.loop_lag``)."""
 
 
-def window_of(latencies: Sequence[float], first_end: float, last_end: float) -> Window:
+def window_of(
+    latencies: Sequence[float], first_end: float, last_end: float, lags: Sequence[float] = ()
+) -> Window:
     """Statistics of one window of latencies (> 0) that ended between the two times."""
     n = len(latencies)
     mean = statistics.fmean(latencies)
     spread = statistics.stdev(latencies) / mean if n > 1 else 0.0
     span = last_end - first_end
-    return Window(mean, spread, n, (n - 1) / span * mean if span > 0 else math.inf)
+    lag = statistics.fmean(lags) if lags else 0.0
+    return Window(mean, spread, n, (n - 1) / span * mean if span > 0 else math.inf, lag)
 
 
 def pooled(windows: Sequence[Window]) -> Window:
@@ -78,7 +85,8 @@ def pooled(windows: Sequence[Window]) -> Window:
     count = sum(w.count for w in windows)
     latency = sum(w.latency * w.count for w in windows) / count
     spread = math.sqrt(sum(w.spread**2 * w.count for w in windows) / count)
-    return Window(latency, spread, count, statistics.fmean(w.in_flight for w in windows))
+    in_flight = statistics.fmean(w.in_flight for w in windows)
+    return Window(latency, spread, count, in_flight, sum(w.lag * w.count for w in windows) / count)
 
 
 class LimitController:
@@ -102,6 +110,7 @@ class LimitController:
         self._changed_at = self._cut_at = self._first_end = now
         self._next_probe_at = math.inf
         self._samples: list[float] = []
+        self._lags: list[float] = []
 
     @property
     def limit(self) -> int:
@@ -126,8 +135,9 @@ class LimitController:
         longer = self._probing and self._base is not None
         return size * self.tuning.probe_windows if longer else size
 
-    def observe(self, latency: float, now: float) -> None:
-        """A call the PBX answered, ``latency`` seconds long, ended at ``now``.
+    def observe(self, latency: float, now: float, lag: float = 0.0) -> None:
+        """A call the PBX answered, ``latency`` seconds long, ended at ``now``, when this
+        process's event loop ran ``lag`` seconds late.
 
         Calls sent before the last change of limit ran under the old one: ignored.
         """
@@ -136,9 +146,11 @@ class LimitController:
         if not self._samples:
             self._first_end = now
         self._samples.append(latency)
+        self._lags.append(lag if math.isfinite(lag) and lag > 0 else 0.0)
         if len(self._samples) >= self.window_size:
-            window = window_of(self._samples, self._first_end, now)
+            window = window_of(self._samples, self._first_end, now, self._lags)
             self._samples.clear()
+            self._lags.clear()
             self._judge(window, now)
 
     def overload(self, started_at: float, now: float) -> None:
@@ -173,13 +185,20 @@ class LimitController:
             self._queued.clear()
         else:
             self._faster = 0
-            if rise > bar:
-                self._on_queued(window, base, now)
-            else:
+            if rise <= bar:
                 self._on_clear(window, now)
+            elif self._own(window, base):
+                self._on_clear(window, now, pool=False)
+            else:
+                self._on_queued(window, base, now)
         stale = self._faster >= self.tuning.confirm_windows
         if not self._probing and (stale or now >= self._next_probe_at):
             self._start_probe(self._limit // 2, now)
+
+    def _own(self, window: Window, base: Window) -> bool:
+        """The rise is this process's: its event loop's lag rose enough to explain it."""
+        lag_rise = window.lag - base.lag
+        return lag_rise > 0 and window.latency - base.latency <= self.tuning.lag_factor * lag_rise
 
     def _bar(self, variance: float, base: Window) -> float:
         """The least rise over the base that reads as a queue, not as noise."""
@@ -215,8 +234,10 @@ class LimitController:
             min(self._limit // 2, math.floor(in_flight * base.latency / latency)), now
         )
 
-    def _on_clear(self, window: Window, now: float) -> None:
-        for noisy in (*self._queued, window):  # unconfirmed queued windows were noise
+    def _on_clear(self, window: Window, now: float, *, pool: bool = True) -> None:
+        # Unconfirmed queued windows were noise; a window slowed by our own loop is
+        # no measure of the noise around the base.
+        for noisy in (*self._queued, window) if pool else self._queued:
             self._pool_spread(noisy)
         self._queued.clear()
         if self._base is not None and self._limit <= self._base_level and window is not self._base:
@@ -276,6 +297,7 @@ class LimitController:
         self._queued.clear()
         self._changed_at = now
         self._samples.clear()
+        self._lags.clear()
 
 
 def _at_least_one(ceiling: int) -> int:

@@ -37,15 +37,16 @@ def feed(
     *,
     windows: int = 1,
     in_flight: float | None = None,
+    lag: float = 0.0,
 ) -> float:
     """``windows`` full windows of calls ``latency`` s long (±2%), ``in_flight`` at a
-    time (default: the limit); returns the clock after them."""
+    time (default: the limit), our event loop ``lag`` s late; returns the clock after them."""
     for _ in range(windows):
         flight = control.limit if in_flight is None else in_flight
         now += latency  # every call of the window was sent after the last change
         for i in range(control.window_size):
             now += latency / flight
-            control.observe(latency * (1.02 if i % 2 else 0.98), now)
+            control.observe(latency * (1.02 if i % 2 else 0.98), now, lag)
     return now
 
 
@@ -79,6 +80,14 @@ def test_a_window_is_a_mean_its_relative_spread_and_littles_law() -> None:
     # One call finished every 0.5 s, each 0.2 s long: 0.4 calls in flight.
     assert window.in_flight == pytest.approx(0.4)
     assert window_of([0.1, 0.1], 3.0, 3.0).in_flight == math.inf
+
+
+def test_a_windows_loop_lag_is_the_mean_of_its_calls_and_pools_by_count() -> None:
+    window = window_of([0.1, 0.1], 0.0, 1.0, lags=[0.01, 0.03])
+    assert window.lag == pytest.approx(0.02)
+    assert window_of([0.1, 0.1], 0.0, 1.0).lag == 0.0
+    other = window_of([0.1] * 6, 0.0, 1.0, lags=[0.0] * 6)
+    assert pooled([window, other]).lag == pytest.approx(0.005)
 
 
 def test_pooled_windows_weigh_by_count() -> None:
@@ -226,6 +235,49 @@ def test_calls_sent_before_a_change_and_nonsense_latencies_do_not_count() -> Non
     assert (control.probing, control.limit) == (False, 2)
 
 
+def cpu_bound(limit: int) -> tuple[float, float]:
+    """(latency, loop lag) of a process whose own CPU saturates: 1 ms calls at a PBX
+    that never queues, each call waiting about four times the loop's lag."""
+    lag = 0.001 * limit
+    return 0.001 + 4 * lag, lag
+
+
+def test_a_rise_our_own_loop_lag_explains_is_no_queue() -> None:
+    control = LimitController(32, 0.0, Tuning(reprobe_s=1e9))
+    now = 0.0
+    for _ in range(30):
+        latency, lag = cpu_bound(control.limit)
+        now = feed(control, now, latency, lag=lag)
+    assert (control.limit, control.probing) == (32, False)
+    blind = LimitController(32, 0.0, Tuning(reprobe_s=1e9))  # the same, lag unknown
+    now = 0.0
+    for _ in range(30):
+        now = feed(blind, now, cpu_bound(blind.limit)[0])
+    assert blind.limit <= 2
+
+
+def test_a_queue_at_the_pbx_is_still_a_queue_while_the_loop_lags() -> None:
+    control, now = held_at(8)
+    # Twice the latency: far more than six times the loop's 5 ms lag explains.
+    now = feed(control, now, 0.2, windows=2, lag=0.005)
+    assert control.probing
+    assert control.limit <= 4
+
+
+def test_a_rise_is_ours_only_if_the_lag_rose_with_it() -> None:
+    control = LimitController(8, 0.0, Tuning(reprobe_s=1e9))
+    now = 0.0
+    for _ in range(12):  # the base measured with the loop 20 ms late throughout
+        now = feed(control, now, pbx_latency(8, 0.1)(control.limit), lag=0.02)
+    assert (control.limit, control.probing) == (8, False)
+    now = feed(control, now, 0.2, windows=2, lag=0.02)  # lag steady: the rise is a queue
+    assert control.probing
+    disabled = LimitController(8, 0.0, Tuning(reprobe_s=1e9, lag_factor=0))
+    now = run(disabled, 0.0, pbx_latency(8, 0.1), 12)
+    now = feed(disabled, now, 0.13, windows=2, lag=0.02)
+    assert disabled.probing  # lag_factor 0: every rise is the PBX's
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -237,6 +289,7 @@ def test_calls_sent_before_a_change_and_nonsense_latencies_do_not_count() -> Non
         {"overload_factor": 1.0},
         {"reprobe_s": 0},
         {"busy": 0},
+        {"lag_factor": -1},
     ],
 )
 def test_tuning_rejects_what_would_break_a_rule(change: dict[str, float]) -> None:
@@ -281,6 +334,22 @@ def test_it_installs_its_limit_on_the_throttle() -> None:
     assert throttle.limit == ac.limit == 1
     windows(ac, clock, 1)
     assert throttle.limit == ac.limit == 2
+
+
+def test_it_gives_the_controller_the_loop_lag_as_each_call_ends() -> None:
+    lags = iter([0.0] * 8 + [0.004] * 1000)
+    throttle = Throttle(1000.0, 16)
+    clock = Clock()
+    ac = AdaptiveConcurrency(throttle, clock=clock, loop_lag=lambda: next(lags))
+    windows(ac, clock, 3)
+    assert ac.limit == 8
+    for _ in range(4):  # 20% slower, the loop 4 ms later than at the base: ours
+        clock.now += 0.12
+        for _ in range(ac.controller.window_size):
+            clock.now += 0.12 / ac.limit
+            ac.attempt_finished(answered(0.12), 1, 0.0)
+    assert not ac.controller.probing
+    assert ac.limit == 16
 
 
 def test_an_outage_and_unanswered_calls_leave_the_limit_alone() -> None:
