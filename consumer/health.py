@@ -26,17 +26,22 @@ Readiness = Callable[[], tuple[bool, list[str]]]
 
 
 def readiness(
-    assigned: int, breaker_state: str, producer_connected: bool
+    assigned: int | None, breaker_state: str, producer_connected: bool
 ) -> tuple[bool, list[str]]:
-    """Ready when partitions are assigned, the PBX breaker is closed and the
-    dead-letter producer is connected; otherwise the reasons, one sentence each.
+    """Ready when the group has given this process an assignment, the PBX breaker
+    is closed and the dead-letter producer is connected; otherwise the reasons,
+    one sentence each.
 
-    ``breaker_state`` is a ``consumer.breaker.BreakerState`` (or its value). A
-    probing breaker is still an outage: the probe has not been answered yet.
+    ``assigned`` is None until the first assignment; an assignment of no
+    partitions is ready: the group's leader keeps a replica the PBX has no slot
+    for standing by (``consumer/fleet_plan.py``), and a rollout must not wait
+    for it. ``breaker_state`` is a ``consumer.breaker.BreakerState`` (or its
+    value). A probing breaker is still an outage: the probe has not been
+    answered yet.
     """
     reasons = []
-    if assigned <= 0:
-        reasons.append("no partitions assigned (joining the consumer group, or idle)")
+    if assigned is None:
+        reasons.append("no partitions assigned yet (joining the consumer group)")
     if str(breaker_state) != "closed":
         reasons.append(f"PBX unreachable: the outage breaker is {breaker_state}, sending is paused")
     if not producer_connected:

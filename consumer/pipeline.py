@@ -84,6 +84,8 @@ class Pipeline:
             telemetry=telemetry,
         )
         self._assignments: dict[TopicPartition, Assignment] = {}
+        self._joined = False
+        """Whether the group gave this process an assignment yet (perhaps of none)."""
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._lanes: Lanes[Work] = Lanes(
             self._applier.process, on_error=lambda _, exc: self._fail(exc)
@@ -135,9 +137,8 @@ class Pipeline:
 
     def readiness(self) -> tuple[bool, list[str]]:
         """``/readyz``: partitions assigned, PBX breaker closed, dead letters writable."""
-        return readiness(
-            len(self._assignments), self._delivery.breaker.state, self._dead_letters.connected
-        )
+        assigned = len(self._assignments) if self._joined else None
+        return readiness(assigned, self._delivery.breaker.state, self._dead_letters.connected)
 
     def lag(self) -> dict[TopicPartition, int]:
         """Per owned partition: records from the first unfinished one to the end.
@@ -303,6 +304,7 @@ class Pipeline:
         await self._drainer.revoke(revoked)
 
     def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._joined = True
         self._freeze.rebalanced()
         ready_at = time.monotonic() + HANDOVER_S
         for tp in assigned:
@@ -312,6 +314,13 @@ class Pipeline:
         self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))
         if self._delivery.on_ceiling_changed is not None:
             self._delivery.on_ceiling_changed()
+        if not self._assignments:
+            # The leader plans no more working replicas than the PBX has slots for.
+            log.info(
+                "partitions assigned: none (share: none; standing by: the group's leader"
+                " found no PBX slots this replica would add throughput with)"
+            )
+            return
         log.info(
             "partitions assigned: %s (share: %.3g calls/s, %d at once)",
             names(self._assignments),

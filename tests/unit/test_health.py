@@ -18,15 +18,16 @@ from tests.telemetry_helpers import recorded
     ("assigned", "breaker", "producer", "ready", "mentions"),
     [
         (3, BreakerState.CLOSED, True, True, []),
-        (0, BreakerState.CLOSED, True, False, ["no partitions assigned"]),
+        (None, BreakerState.CLOSED, True, False, ["no partitions assigned yet"]),
+        (0, BreakerState.CLOSED, True, True, []),  # standing by: nothing to wait for
         (3, BreakerState.OPEN, True, False, ["breaker is open"]),
         (3, BreakerState.PROBING, True, False, ["breaker is probing"]),
         (3, BreakerState.CLOSED, False, False, ["producer not connected"]),
-        (0, "open", False, False, ["no partitions", "breaker is open", "producer not"]),
+        (None, "open", False, False, ["no partitions", "breaker is open", "producer not"]),
     ],
 )
 def test_readiness_rule(
-    assigned: int, breaker: str, producer: bool, ready: bool, mentions: list[str]
+    assigned: int | None, breaker: str, producer: bool, ready: bool, mentions: list[str]
 ) -> None:
     verdict, reasons = readiness(assigned, breaker, producer)
     assert verdict is ready
@@ -37,7 +38,7 @@ def test_readiness_rule(
 
 class State:
     def __init__(self) -> None:
-        self.assigned = 0
+        self.assigned: int | None = None
         self.breaker = BreakerState.CLOSED
 
     def readiness(self) -> tuple[bool, list[str]]:
@@ -141,7 +142,7 @@ async def test_check_asks_a_running_services_readyz_and_finds_none_when_nothing_
     await server.start()
     port = server.port
     try:
-        assert await probe_readiness(port) == (False, [readiness(0, "closed", True)[1][0]])
+        assert await probe_readiness(port) == (False, [readiness(None, "closed", True)[1][0]])
         state.assigned = 1
         assert await probe_readiness(port) == (True, [])
     finally:
