@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.faults.conftest import MakeStage
-from tests.faults.figures import kill_figures, went_backwards
+from tests.faults.figures import KillFigures, kill_figures, went_backwards
 from tests.faults.harness import applied_events, assignments, until_applied
 from tests.faults.watch import committed_watch
 from tests.service_helpers import wait_until
@@ -74,31 +74,29 @@ async def test_process_frozen_past_session_timeout_applies_and_commits_nothing_i
         for u in sim.state.applied(lead)
         if u.started_at > thawed and u.query.get("fAllocationId") == str(FROZEN_ALLOCATION)
     ]
-    [takeover] = kill_figures(
-        [stopped],
-        st.calls(),
-        {lead: sim.state.applied(lead) for lead in load.leads},
-        load.places(),
-        [committed_at_freeze],
-        incarnation=lambda update: int(update.query["fAllocationId"]) - FROZEN_ALLOCATION,
-        partitions=lost,
-        silent_until=[thawed],
-    )
+    calls, places = st.calls(), load.places()
+    applied = {lead: sim.state.applied(lead) for lead in load.leads}
+
+    def figures(at: float, partitions: set[int], silent_until: float) -> KillFigures:
+        [found] = kill_figures(
+            [at],
+            calls,
+            applied,
+            places,
+            [committed_at_freeze],
+            incarnation=lambda update: int(update.query["fAllocationId"]) - FROZEN_ALLOCATION,
+            partitions=partitions,
+            silent_until=[silent_until],
+        )
+        return found
+
+    takeover = figures(stopped, lost, silent_until=thawed)
     # When the frozen process led the group, the survivor hears of the rebalance as a
     # follower and fences its own partitions too (consumer/draining.py): it may send
     # again what it finished above their first unfinished event. Bounded, as for a
     # kill, by its calls on the wire and what it finished above the commit read at
     # the freeze (its commits only advanced after), until its reassignment.
-    [fence] = kill_figures(
-        [reassigned],
-        st.calls(),
-        {lead: sim.state.applied(lead) for lead in load.leads},
-        load.places(),
-        [committed_at_freeze],
-        incarnation=lambda update: 0,
-        partitions=set(range(4)) - lost,
-        silent_until=[reassigned],
-    )
+    fence = figures(reassigned, set(range(4)) - lost, silent_until=reassigned)
     print(
         f"scenario 6: frozen process owned {sorted(lost)}; {verdict.duplicates} duplicates "
         f"(bound {takeover.bound} + {fence.bound}: {takeover.in_flight} in flight + "

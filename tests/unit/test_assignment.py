@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from aiokafka import TopicPartition
-from aiokafka.structs import ConsumerRecord
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.assignment import Assignment, Work
 from contracts.events import EXAMPLE_EVENT, LeadChange
+from tests.telemetry_helpers import record as consumer_record
 
 TP = TopicPartition("lead-changes", 3)
 
@@ -92,19 +92,7 @@ def test_a_drain_admits_exactly_the_offsets_at_or_below_the_highest_begun(
 
 
 def test_work_carries_the_record_offset() -> None:
-    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
-        topic=TP.topic,
-        partition=TP.partition,
-        offset=17,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"CRM-000123",
-        value=b"{}",
-        checksum=None,
-        serialized_key_size=10,
-        serialized_value_size=2,
-        headers=(),
-    )
+    record = consumer_record(offset=17, partition=TP.partition, topic=TP.topic)
     work = Work(Assignment(TP), record, LeadChange.from_dict(EXAMPLE_EVENT))
     assert work.offset == 17
     assert isinstance(work.offset, int)

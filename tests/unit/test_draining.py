@@ -16,6 +16,7 @@ from consumer.kafka import HEARTBEAT_INTERVAL_MS
 from consumer.lanes import Lanes
 from consumer.offsets import OffsetTracker
 from contracts.events import EXAMPLE_EVENT, LeadChange
+from tests.telemetry_helpers import record as consumer_record
 
 TP = TopicPartition("lead-changes", 0)
 
@@ -77,19 +78,7 @@ def test_an_assignment_takes_nothing_before_its_handover() -> None:
 
 
 def record(offset: int) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=TP.topic,
-        partition=TP.partition,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"",
-        value=b"{}",
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=2,
-        headers=(),
-    )
+    return consumer_record(offset=offset, partition=TP.partition, topic=TP.topic, headers=())
 
 
 class World:

@@ -12,6 +12,7 @@ from consumer import tracing
 from consumer.noojee import CallResult
 from consumer.outcomes import Applied, Permanent, Retry, Unavailable
 from consumer.redact import REDACTED
+from consumer.telemetry import Telemetry
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 from tests.telemetry_helpers import (
     GROUP,
@@ -226,8 +227,8 @@ def test_with_tracing_off_an_exception_propagates_and_the_context_is_restored() 
     assert telemetry.current_traceparent() is None
 
 
-async def test_with_tracing_off_a_cancelled_event_leaves_no_context_behind() -> None:
-    telemetry = recorded(tracing=False).telemetry
+async def cancel_inside_an_event_span(telemetry: Telemetry) -> None:
+    """Run an event's span until it is cancelled mid-way, as an abandoned call is."""
     started = asyncio.Event()
 
     async def process() -> None:
@@ -240,6 +241,11 @@ async def test_with_tracing_off_a_cancelled_event_leaves_no_context_behind() -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_with_tracing_off_a_cancelled_event_leaves_no_context_behind() -> None:
+    telemetry = recorded(tracing=False).telemetry
+    await cancel_inside_an_event_span(telemetry)
     assert telemetry.current_traceparent() is None
 
 
@@ -313,18 +319,7 @@ def test_an_exception_marks_the_span_and_propagates() -> None:
 
 async def test_a_cancelled_event_is_abandoned_not_failed() -> None:
     rec = recorded()
-    started = asyncio.Event()
-
-    async def process() -> None:
-        with rec.telemetry.event_span(record(), event_id="ev-1", lead_id="CRM-1"):
-            started.set()
-            await asyncio.Event().wait()
-
-    task = asyncio.create_task(process())
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_inside_an_event_span(rec.telemetry)
     (span,) = rec.finished()
     assert span.status.status_code is StatusCode.UNSET
     assert span.attributes is not None
