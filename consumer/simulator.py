@@ -154,7 +154,8 @@ class Simulator:
                 await self._pbx_site.start()
             elif refuse and self._pbx_site is not None:
                 site, self._pbx_site = self._pbx_site, None
-                await site.stop()
+                # Reset every call and connection before awaiting the port's close, so
+                # that no call begun meanwhile can complete: the outage starts now.
                 self._cut_calls()
                 server = self._pbx_runner.server
                 for connection in server.connections if server is not None else ():
@@ -162,6 +163,7 @@ class Simulator:
                         connection.close()  # after this answer is sent
                     else:
                         connection.force_close()
+                await site.stop()
 
     def _cut_calls(self) -> None:
         """A PBX that goes away resets the calls in flight: none of them applies."""
@@ -185,6 +187,10 @@ class Simulator:
     async def _update_lead_fast(self, request: web.Request) -> web.StreamResponse:
         state = self.state
         state.stats.requests += 1
+        if state.config.outage == "refuse" and request.transport is not None:
+            # Arrived on a kept-alive connection while the port closes: reset like it.
+            request.transport.abort()
+            return web.Response(status=503)
         if state.config.outage == "503":
             state.answered(503)
             return web.Response(status=503, text=_MAINTENANCE_PAGE, content_type="text/html")
