@@ -57,8 +57,9 @@ async def _group(broker: EmbeddedBroker, limits: list[int]) -> tuple[list[Member
     members = [Member(broker.bootstrap, group, limit) for limit in limits]
     stack = AsyncExitStack()
     for member in members:
-        await member.start(topic)
         stack.push_async_callback(member.stop)
+    # Joining together forms the group in one rebalance rather than one per member.
+    await asyncio.gather(*(member.start(topic) for member in members))
     return members, stack
 
 
