@@ -22,8 +22,7 @@ from benchmarks.harness import Watch, World, world
 from benchmarks.measures import Throughput, first_start_after, throughput
 from benchmarks.pbx import Pbx
 from benchmarks.report import TIMES, Figure, ScenarioResult
-from consumer.fleet_plan import plan
-from consumer.throttle import concurrency_share
+from consumer.fleet_plan import concurrency_share, plan
 
 FLEET = 3
 PARTITIONS = 6

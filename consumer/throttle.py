@@ -31,8 +31,8 @@ Fleet share: with several replicas, each takes the part of the global limits
 the group's leader granted it (``consumer/fleet_plan.py``: slots and partitions
 planned together, never more than the global limit in all), or, in a group that
 fell back to roundrobin, the part proportional to the partitions it was
-assigned; ``apply_share`` on every rebalance, ``concurrency_share`` for the
-fallback's guarantee.
+assigned; ``apply_share`` on every rebalance, ``fleet_plan.replica_share`` for
+the rule and ``fleet_plan.concurrency_share`` for the fallback's guarantee.
 """
 
 from __future__ import annotations
@@ -46,54 +46,11 @@ from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 
-from consumer.fleet_plan import Grant
+from consumer.fleet_plan import Grant, replica_share
+from consumer.fleet_plan import check_split as _check_split
 
 PBX_MIN_SERVICE_S = 0.1
 """The vendor's floor: no updateLeadFast call completes in under 100 ms."""
-
-
-def fleet_share(global_value: float, assigned_partitions: int, total_partitions: int) -> float:
-    """This replica's part of a fleet-wide rate: ``global · assigned / total``.
-
-    0 for no assigned partitions, meaning "no work". Over any assignment the
-    parts add up to the global value (up to float rounding).
-    """
-    _check_split(assigned_partitions, total_partitions)
-    if not (math.isfinite(global_value) and global_value >= 0):
-        raise ValueError(f"a global limit is a finite number >= 0, not {global_value!r}")
-    return global_value * assigned_partitions / total_partitions
-
-
-def concurrency_share(global_max: int, assigned_partitions: int, total_partitions: int) -> int:
-    """This replica's part of a fleet-wide concurrency limit.
-
-    ``max(1, floor(global_max · assigned / total))``, 0 for no assigned partitions.
-    A replica with work needs at least one call at a time or its partitions
-    would never move; flooring keeps every other replica's part from rounding
-    the sum up.
-
-    Guarantee (``G = global_max``, ``T`` partitions, ``R`` replicas with work):
-    for a balanced assignment (counts differ by at most one, as aiokafka's
-    round-robin, range and sticky assignors split a single topic) the fleet runs
-    at most ``max(G, R)`` calls at once, so never more than ``G`` while ``R <= G``.
-    Proof: let ``q = floor(T/R) >= 1``. If ``G·q >= T`` every exact share is >= 1,
-    none is raised, and the floors sum to at most ``G``. Otherwise ``G < T``, so
-    every share ``G·a/T <= G·(q+1)/T < 2``: every part is 1, the sum is ``R``.
-    ``R > G`` (e.g. G = 4, 8 partitions, 8 replicas of one) gives each replica
-    one call, ``R`` in all: do not deploy more replicas than ``MAX_CONCURRENCY``.
-
-    An unbalanced split can exceed ``G`` even with ``R <= G`` (G = 4, 7
-    partitions as 4/1/1/1: 2+1+1+1 = 5), by less than the number of replicas
-    whose exact share is below 1. Excluding that for every split takes
-    ``max(1, assigned - (T - G))``, which gives two replicas of 12 partitions
-    out of 24 one call each of G = 4: too wasteful for splits the assignors
-    never make.
-    """
-    _check_split(assigned_partitions, total_partitions)
-    _check_limit(global_max)
-    if assigned_partitions == 0:
-        return 0
-    return max(1, global_max * assigned_partitions // total_partitions)
 
 
 class ResizableLimit:
@@ -286,14 +243,16 @@ class Throttle:
         again. Resets the concurrency limit to the full share: an adaptive
         controller lowers it again afterwards.
         """
-        rate = fleet_share(self._global_rate, assigned_partitions, total_partitions)
-        ceiling = concurrency_share(self._global_concurrency, assigned_partitions, total_partitions)
         if assigned_partitions == 0:
+            _check_split(assigned_partitions, total_partitions)
             return
-        grant = self._grant
-        if grant is not None and grant.slots >= 1:
-            ceiling = min(grant.slots, self._global_concurrency)
-            rate = self._global_rate * min(1.0, grant.slots / grant.fleet_slots)
+        rate, ceiling = replica_share(
+            self._global_rate,
+            self._global_concurrency,
+            assigned_partitions,
+            total_partitions,
+            self._grant,
+        )
         self._ceiling = ceiling
         self.set_rate(rate)
         self.set_limit(ceiling)
@@ -358,10 +317,3 @@ def _check_rate(rate_per_s: float) -> None:
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"a concurrency limit is an integer >= 1, not {limit!r}")
-
-
-def _check_split(assigned: int, total: int) -> None:
-    if total < 1:
-        raise ValueError(f"a topic has at least one partition, not {total}")
-    if not 0 <= assigned <= total:
-        raise ValueError(f"assigned partitions must lie in [0, {total}], not {assigned}")

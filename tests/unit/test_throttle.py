@@ -19,12 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consumer.fleet_plan import concurrency_share, fleet_share
 from consumer.throttle import (
     Admission,
     ResizableLimit,
     Throttle,
-    concurrency_share,
-    fleet_share,
     rate_burst,
 )
 
