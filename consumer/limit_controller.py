@@ -22,6 +22,7 @@ class Tuning:
 
     initial_limit: int = 1
     min_window: int = 8
+    start_window: int = 4
     window_rounds: float = 2.0
     min_rise: float = 0.05
     confidence: float = 2.0
@@ -32,11 +33,13 @@ class Tuning:
     max_hold_windows: int = 32
     busy: float = 0.75
     lag_factor: float = 6.0
+    initial_spread: float = 0.15
 
     def __post_init__(self) -> None:
         valid = (
             self.initial_limit >= 1
             and self.min_window >= 3
+            and 3 <= self.start_window <= self.min_window
             and self.window_rounds > 0
             and self.min_rise >= 0
             and self.confidence >= 0
@@ -47,6 +50,7 @@ class Tuning:
             and self.max_hold_windows >= 1
             and 0 < self.busy <= 1
             and self.lag_factor >= 0
+            and self.initial_spread >= 0
         )
         if not valid:
             raise ValueError(
@@ -129,11 +133,16 @@ class LimitController:
     @property
     def window_size(self) -> int:
         """Calls the current window holds before it is judged."""
-        size = max(self.tuning.min_window, math.ceil(self.tuning.window_rounds * self._limit))
+        reprobe = self._probing and self._base is not None
+        # Every window of slow start leaves slots idle, and a wrong call there is
+        # cheap: a false queue ends slow start, a missed one is caught a window
+        # later. Once the limit is where it may stay, windows are judged on more.
+        climbing = self._slow_start and self._limit < self._ceiling and not reprobe
+        least = self.tuning.start_window if climbing else self.tuning.min_window
+        size = max(least, math.ceil(self.tuning.window_rounds * self._limit))
         # A re-probe's base weighs on every later judgement. The first probe's is
         # as short as any: slow start waits for it.
-        longer = self._probing and self._base is not None
-        return size * self.tuning.probe_windows if longer else size
+        return size * self.tuning.probe_windows if reprobe else size
 
     def observe(self, latency: float, now: float, lag: float = 0.0) -> None:
         """A call the PBX answered, ``latency`` seconds long, ended at ``now``, when this
@@ -240,8 +249,10 @@ class LimitController:
         for noisy in (*self._queued, window) if pool else self._queued:
             self._pool_spread(noisy)
         self._queued.clear()
-        if self._base is not None and self._limit <= self._base_level and window is not self._base:
-            # As free of a queue as the base itself: a better base together.
+        refines = self._limit <= self._base_level or self._slow_start
+        if self._base is not None and refines and window is not self._base:
+            # As free of a queue as the base itself (at its limit or below, or in slow
+            # start, where no level has queued yet): a better base together.
             self._base = pooled([self._base, window])
         self._clear += 1
         if self._clear < self._hold and not self._slow_start:
@@ -264,7 +275,9 @@ class LimitController:
     def _end_probe(self, window: Window, now: float) -> None:
         first = self._base is None
         if first:
-            self._spread = window.spread
+            # The spread of the first few calls is itself a guess; too low a guess
+            # reads the next window's noise as a queue. Windows pool it down later.
+            self._spread = max(window.spread, self.tuning.initial_spread)
         self._pool_spread(window)
         self._base = window
         self._base_level = self._limit

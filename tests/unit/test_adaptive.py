@@ -111,6 +111,38 @@ def test_slow_start_measures_the_base_at_one_then_doubles_to_the_ceiling() -> No
     assert control.base_latency == pytest.approx(0.1)
 
 
+def test_slow_start_judges_short_windows_until_the_limit_may_stay() -> None:
+    control = LimitController(4, 0.0)
+    sizes = []
+    now = 0.0
+    for _ in range(3):
+        sizes.append((control.limit, control.window_size))
+        now = feed(control, now, 0.1)
+    assert sizes == [(1, 4), (2, 4), (4, 8)]  # at the ceiling: min_window
+
+
+def test_slow_start_windows_refine_the_base_until_a_level_queues() -> None:
+    control = LimitController(64, 0.0)
+    now = feed(control, 0.0, 0.100)  # the first base, at one call
+    now = feed(control, now, 0.104)  # clear at 2: no level has queued, as good as a base
+    assert control.base_latency == pytest.approx(0.102, abs=1e-4)
+    now = feed(control, now, 0.2)  # at 4: queued, slow start ends
+    feed(control, now, 0.104)
+    assert control.base_latency == pytest.approx(0.102, abs=1e-4)
+
+
+def test_a_first_window_that_happens_to_agree_sets_no_narrow_bar() -> None:
+    """Four calls alike by chance: the next window, 9% slower, is noise, not a queue."""
+    control = LimitController(16, 0.0)
+    now = feed(control, 0.0, 0.1)  # ±2%: a spread of 0.02
+    feed(control, now, 0.109)
+    assert (control.limit, control.probing) == (4, False)
+    narrow = LimitController(16, 0.0, Tuning(initial_spread=0.0))
+    now = feed(narrow, 0.0, 0.1)
+    feed(narrow, now, 0.109)
+    assert narrow.limit == 2  # read as a queue: slow start ended there
+
+
 def test_a_step_that_queues_is_undone_and_each_undo_doubles_the_wait_for_the_next() -> None:
     control = LimitController(16, 0.0, Tuning(reprobe_s=1e9))
     latency = pbx_latency(4, 0.1)
@@ -227,10 +259,10 @@ def test_calls_sent_before_a_change_and_nonsense_latencies_do_not_count() -> Non
     for latency in (0.0, -1.0, math.nan, math.inf, 5.0):  # 5 s: sent before t=0
         control.observe(latency, 1.0)
     now = 1.0
-    for _ in range(7):
+    for _ in range(3):
         now += 0.1
         control.observe(0.1, now)
-    assert control.probing  # seven calls so far: the first window needs eight
+    assert control.probing  # three calls so far: the first window needs four
     control.observe(0.1, now + 0.1)
     assert (control.probing, control.limit) == (False, 2)
 
@@ -283,6 +315,9 @@ def test_a_rise_is_ours_only_if_the_lag_rose_with_it() -> None:
     [
         {"initial_limit": 0},
         {"min_window": 2},
+        {"start_window": 2},
+        {"start_window": 9},
+        {"initial_spread": -0.1},
         {"window_rounds": 0},
         {"confidence": -1},
         {"confirm_windows": 0},
@@ -337,7 +372,7 @@ def test_it_installs_its_limit_on_the_throttle() -> None:
 
 
 def test_it_gives_the_controller_the_loop_lag_as_each_call_ends() -> None:
-    lags = iter([0.0] * 8 + [0.004] * 1000)
+    lags = iter([0.0] * 16 + [0.004] * 1000)  # slow start's windows: 4, 4, 8 calls
     throttle = Throttle(1000.0, 16)
     clock = Clock()
     ac = AdaptiveConcurrency(throttle, clock=clock, loop_lag=lambda: next(lags))
@@ -408,13 +443,13 @@ def test_a_burst_of_109s_cuts_once() -> None:
 
 def test_a_109s_latency_is_the_queue_timeout_not_a_sample() -> None:
     ac, _, clock = adaptive()
-    for _ in range(7):
+    for _ in range(3):
         clock.now += 0.1
         ac.attempt_finished(answered(0.1), 1, 0.0)
     for _ in range(20):
         clock.now += 0.1
         ac.attempt_finished(answered(0.05, OVERLOAD, 400), 1, 0.0)
-    assert ac.controller.probing  # still seven samples of eight
+    assert ac.controller.probing  # still three samples of the first window's four
     clock.now += 0.1
     ac.attempt_finished(answered(0.1), 1, 0.0)
     assert not ac.controller.probing
