@@ -9,15 +9,22 @@ holding ``b`` tokens, so any half-open window of ``T`` s admits at most
 ``ceil(rate·T) + b - 1``. The usual ``AsyncLimiter(rate, 1)`` would let a
 second's tokens out at once after an idle spell: up to ``2·rate - 1``.
 
-``b`` is 1 when the rate binds: ``rate < slots / 0.1 s``, fewer calls per
-second than the slots could start at the PBX's 100 ms minimum service time.
-Then admissions are at least ``1/rate`` apart and no second exceeds an integer
-``RATE_LIMIT``. When the slots cannot outrun the rate (``RATE_LIMIT=40`` with 4
-slots, the documented PBX), ``b`` is the number of slots: a single token would
-leave a slot freed just after another call's admission empty for up to
-``1/rate`` (25 ms at 40/s, a fifth of a 125 ms call), while ``b`` lets every
-freed slot refill at once. The rate then binds only in bursts of fast answers
-(errors): at most ``RATE_LIMIT + slots - 1`` in a second.
+Where the rate binds (``rate < slots / 0.1 s``: fewer calls per second than the
+slots could start at the PBX's 100 ms minimum service time), ``b`` is 2 and a
+``rate_window.SecondWindow`` lets no half-open second hold more than
+``ceil(rate)`` admissions. The second token makes up for the event loop's late
+wake-ups (with one token each late admission pushed every later one back: 2%
+of the rate at 20/s on a busy machine), and only those: a caller that finds a
+token free fills the bucket, so an idle spell earns nothing and calls keep
+``1/rate`` apart. The window keeps the bound a single token gave: no second
+holds more than ``ceil(rate)``; a window of ``T`` s at most ``ceil(rate·T) + 1``.
+
+When the slots cannot outrun the rate (``RATE_LIMIT=40`` with 4 slots, the
+documented PBX), ``b`` is the number of slots: a single token would leave a
+slot freed just after another call's admission empty for up to ``1/rate``
+(25 ms at 40/s, a fifth of a 125 ms call), while ``b`` lets every freed slot
+refill at once. The rate then binds only in bursts of fast answers (errors):
+at most ``RATE_LIMIT + slots - 1`` in a second.
 
 Counted where calls arrive, a send latency varying by ``j`` s widens the
 window to ``1 + j``: one call more per replica while ``j < 1/rate``. ``R``
@@ -48,9 +55,12 @@ from aiolimiter import AsyncLimiter
 
 from consumer.fleet_plan import Grant, replica_share
 from consumer.fleet_plan import check_split as _check_split
+from consumer.rate_window import SecondWindow
 
 PBX_MIN_SERVICE_S = 0.1
 """The vendor's floor: no updateLeadFast call completes in under 100 ms."""
+BINDING_BURST = 2
+"""Tokens where the rate binds: one, and one to make up for a late wake-up."""
 
 
 class ResizableLimit:
@@ -159,6 +169,7 @@ class Throttle:
         self._ceiling = max_concurrency
         self._rate = rate_per_s
         self._limiter = AsyncLimiter(1, 1 / rate_per_s)
+        self._window: SecondWindow | None = None
         self._clock = clock
         self._retune_limiter(rate_per_s, self._ceiling)
         self._grant: Grant | None = None
@@ -210,9 +221,20 @@ class Throttle:
         """Tokens the rate limiter holds: calls that may start back to back."""
         return int(self._limiter.max_rate)
 
+    @property
+    def most_per_second(self) -> int | None:
+        """The most admissions in any one-second window, where the rate binds; else None."""
+        return None if self._window is None else self._window.most
+
     def _retune_limiter(self, rate_per_s: float, slots: int) -> None:
         limiter = self._limiter
         burst = rate_burst(rate_per_s, slots)
+        if not rate_binds(rate_per_s, slots):
+            self._window = None
+        else:
+            most = math.ceil(rate_per_s - 1e-9)  # 20.000000001/s is 20 a second
+            old = self._window
+            self._window = SecondWindow(most) if old is None else old.resize(most)
         # AsyncLimiter has no setter. These are the fields its constructor derives
         # from (max_rate, time_period) in every 1.x release; draining at the old
         # rate first keeps the change from refunding or charging past time.
@@ -290,7 +312,10 @@ class _Slot:
             await concurrency.acquire()
         try:
             slotted = now()
-            await throttle._limiter.acquire()
+            if throttle._window is None:
+                await throttle._limiter.acquire()
+            else:
+                await _take_binding_token(throttle)
         except BaseException:
             concurrency.release()
             raise
@@ -300,13 +325,40 @@ class _Slot:
         self._throttle._concurrency.release()
 
 
+async def _take_binding_token(throttle: Throttle) -> None:
+    limiter = throttle._limiter
+    idle = limiter.has_capacity()
+    await limiter.acquire()
+    if idle:
+        # A caller that found a token free waited for none, so no wake-up of its
+        # was late: the second token is not its to spend. Full, the bucket spaces
+        # the next admission a whole 1/rate after this one, as a single token would.
+        limiter._level = float(limiter.max_rate)
+    await _within_window(throttle)
+
+
+async def _within_window(throttle: Throttle) -> None:
+    # The window's clock is the loop's, the one the bucket leaks on.
+    window, loop = throttle._window, asyncio.get_running_loop()
+    while window is not None and (wait := window.wait_s(loop.time())) > 0:
+        await asyncio.sleep(wait)
+        window = throttle._window  # a new share may have replaced it meanwhile
+    if window is not None:
+        window.admit(loop.time())
+
+
 def rate_burst(rate_per_s: float, slots: int) -> int:
-    """Tokens for the rate limiter: ``slots`` when they cannot outrun the rate, else 1.
+    """Tokens for the rate limiter: ``slots`` when they cannot outrun the rate, else 2.
 
     See the module's docstring: with the PBX's 100 ms minimum, ``slots`` calls
     at once start at most ``slots / 0.1 s`` calls per second.
     """
-    return slots if rate_per_s * PBX_MIN_SERVICE_S >= slots - 1e-9 else 1
+    return BINDING_BURST if rate_binds(rate_per_s, slots) else slots
+
+
+def rate_binds(rate_per_s: float, slots: int) -> bool:
+    """Fewer calls per second than ``slots`` could start at the PBX's 100 ms minimum."""
+    return rate_per_s * PBX_MIN_SERVICE_S < slots - 1e-9
 
 
 def _check_rate(rate_per_s: float) -> None:
