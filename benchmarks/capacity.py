@@ -170,7 +170,12 @@ async def rate_bound(mode: Mode, workdir: Path) -> ScenarioResult:
             f"calls started/s ÷ {rate}", ratio, TIMES, base_rate / rate, "≥ 0.98", ratio >= 0.98
         ),
         Figure(
-            "busiest 1 s window (calls started)", worst, "", base_worst, f"≤ {rate}", worst <= rate
+            "busiest 1 s window (calls started at the PBX)",
+            worst,
+            "",
+            base_worst,
+            f"≤ {rate} + 1",
+            worst <= rate + 1,
         ),
         Figure("109 answers", ours.code_109, "", theirs.code_109, "0", ours.code_109 == 0),
     ]
@@ -178,9 +183,13 @@ async def rate_bound(mode: Mode, workdir: Path) -> ScenarioResult:
         f"The rate limit alone: {rate}/s needs {rate * sum(SERVICE_MS) / 2000:.1f} calls in"
         f" flight of the {pbx.capacity} allowed. leadsync started {mine_rate:.2f} calls/s and"
         f" at most {worst} in any one-second window, counted where the calls start at the"
-        f" PBX: its limiter admits one call every 1/{rate} s, and a window counted at the"
-        " far end can hold one more when the time to reach the PBX varies (the throttle's"
-        f" docstring works this out). AsyncLimiter({rate}, 1) starts with a full bucket"
+        f" PBX. Its limiter admits no more than {rate} in any second: a bucket of two"
+        " tokens, the second making up for the event loop's late wake-ups (a bucket of"
+        " one lost each one: 0.97 of the rate in the last run with it), and a log of the"
+        f" last {rate} admissions that lets a call in only a second after the {rate}th"
+        " before it. Counted at the far end a window can hold one more, the stated"
+        " burst: a call's way to the PBX takes longer or shorter from one call to the"
+        f" next (consumer/throttle.py). AsyncLimiter({rate}, 1) starts with a full bucket"
         f" and let {base_worst} through in its busiest second." + caveats(leadsync=ours)
     )
     return result

@@ -95,19 +95,22 @@ async def drain(
     during: During | None = None,
     ready: During | None = None,
     topic: str | None = None,
+    even: bool = False,
 ) -> RunResult:
     """Consumers drain ``backlog`` events, then ``paced`` more produced at ``pace_rate``/s.
 
     ``preload`` produces the backlog before the consumers start (a backlog that
     was waiting); otherwise right after they own every partition. ``topic``
     reuses a preloaded topic (with ``preload``) under a new consumer group.
+    ``even`` deals the backlog out over the partitions in turn (``load.produce``).
     ``ready`` is awaited once the consumers own their partitions, before the
     backlog is produced; ``during`` runs alongside the backlog's drain.
     """
+    spread = partitions if even else None
     if topic is None:
         topic = await create_topic(world.bootstrap, partitions)
         if preload:
-            await produce(world.bootstrap, topic, BACKLOG, range(backlog))
+            await produce(world.bootstrap, topic, BACKLOG, range(backlog), spread_over=spread)
     await pbx.reset()
     procs = start(topic)
     # Sampling from the start: a preloaded backlog is being applied as soon as
@@ -117,7 +120,7 @@ async def drain(
         if ready is not None:
             await ready(watch)
         if not preload:
-            await produce(world.bootstrap, topic, BACKLOG, range(backlog))
+            await produce(world.bootstrap, topic, BACKLOG, range(backlog), spread_over=spread)
         helper = asyncio.create_task(during(watch)) if during is not None else None
         complete = await watch.until_applied(backlog, timeout_s)
         if helper is not None:

@@ -67,9 +67,20 @@ async def create_topic(bootstrap: str, partitions: int) -> str:
 
 
 async def produce(
-    bootstrap: str, topic: str, prefix: str, numbers: Iterable[int], rate: float | None = None
+    bootstrap: str,
+    topic: str,
+    prefix: str,
+    numbers: Iterable[int],
+    rate: float | None = None,
+    *,
+    spread_over: int | None = None,
 ) -> None:
-    """Events ``numbers`` of ``prefix``, all at once or ``rate`` per second (then unbatched)."""
+    """Events ``numbers`` of ``prefix``, all at once or ``rate`` per second (then unbatched).
+
+    Keyed by lead id, so the partitioner hashes each lead to its partition;
+    ``spread_over`` (the topic's partition count) deals them out in turn
+    instead, so every partition holds as many (one event per lead keeps order).
+    """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
@@ -89,7 +100,8 @@ async def produce(
                     await asyncio.sleep(delay)
             value = event_value(prefix, n, time.time())
             key = lead_id(prefix, n).encode()
-            pending.append(await producer.send(topic, value, key=key))
+            partition = None if spread_over is None else index % spread_over
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
