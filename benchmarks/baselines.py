@@ -10,6 +10,11 @@ with N workers, optionally behind ``aiolimiter.AsyncLimiter(rate, 1)`` (how a
 rate limit is usually written). Its CPU per call is the floor for any
 aiohttp-based client.
 
+``python -m benchmarks.baselines consume …``: no HTTP at all, only Kafka intake:
+an aiokafka consumer reading ``--count`` records of a topic and nothing more (no
+decoding, no commits). It prints its CPU time per record, from its first batch
+to its last, and exits: the floor for any aiokafka-based consumer.
+
 The API key comes from ``LEADSYNC_NOOJEE_API_KEY``, never the command line.
 """
 
@@ -22,6 +27,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 
 import aiohttp
@@ -116,6 +122,34 @@ async def bare(
     return applied
 
 
+CONSUMED = "cpu per record:"
+"""How ``consume`` reports: ``cpu per record: 12.3 us``."""
+
+
+async def consume(bootstrap: str, topic: str, group: str, count: int) -> float:
+    """Reads ``count`` records; CPU µs per record after the first batch (start-up excluded)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    consumer.subscribe([topic])
+    await consumer.start()
+    try:
+        seen, first, began = 0, 0, 0.0
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=500)
+            got = sum(len(records) for records in batch.values())
+            if got and not first:
+                first, began = got, time.process_time()
+            seen += got
+        spent = time.process_time() - began
+    finally:
+        await consumer.stop()
+    return spent / max(1, seen - first) * 1e6
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.baselines")
     kinds = parser.add_subparsers(dest="kind", required=True)
@@ -130,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     floor.add_argument("--rate", type=float, default=None)
     for kind in (first, floor):
         kind.add_argument("--url", required=True)
+    intake = kinds.add_parser("consume", help="aiokafka reading records, nothing else")
+    intake.add_argument("--bootstrap", required=True)
+    intake.add_argument("--topic", required=True)
+    intake.add_argument("--group", required=True)
+    intake.add_argument("--count", type=int, required=True)
     return parser
 
 
@@ -151,6 +190,10 @@ async def _main(args: argparse.Namespace, key: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.kind == "consume":
+        cpu_us = asyncio.run(consume(args.bootstrap, args.topic, args.group, args.count))
+        print(f"{CONSUMED} {cpu_us:.2f} us", flush=True)
+        return 0
     key = os.environ.get(KEY_ENV, "")
     if not key:
         print(f"{KEY_ENV} is not set", file=sys.stderr)

@@ -83,6 +83,14 @@ class Proc:
             self.process.kill()
             return self.process.wait()
 
+    async def exited(self, timeout_s: float) -> int:
+        """Wait for the process to end by itself (SIGKILL after ``timeout_s``); the exit code."""
+        try:
+            return await asyncio.to_thread(self.process.wait, timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -145,6 +153,11 @@ class World:
         env = child_env({"LEADSYNC_NOOJEE_API_KEY": pbx.api_key})
         argv = [sys.executable, "-m", "benchmarks.baselines", *args, "--url", pbx.url]
         return self._spawn(name, argv, env)
+
+    def kafka_baseline(self, name: str, *args: str) -> Proc:
+        """``python -m benchmarks.baselines ARGS`` with no PBX (Kafka intake alone)."""
+        argv = [sys.executable, "-m", "benchmarks.baselines", *args]
+        return self._spawn(name, argv, child_env({}))
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
         proc = Proc(name, argv, env, self.workdir / f"{len(self.procs) + 1:02d}-{name}.log")

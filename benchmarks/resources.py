@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from benchmarks.baselines import CONSUMED
 from benchmarks.flows import (
     BACKLOG,
     Mode,
@@ -34,7 +36,7 @@ PROFILER_START_S = 0.5
 async def cpu_bound(mode: Mode, workdir: Path) -> ScenarioResult:
     events, repeats = mode.pick(8000, 40000), mode.pick(1, 3)
     settings: dict[str, object] = {"max_concurrency": 256, "rate_limit": 1_000_000}
-    ours_runs, their_runs = [], []
+    ours_runs, their_runs, intake_runs = [], [], []
     async with world(workdir) as w:
         pbx = await w.pbx(threads=512, min_service_ms=1, max_service_ms=1)
         for _ in range(repeats):  # alternating, so a busy spell on the machine hits both
@@ -55,6 +57,7 @@ async def cpu_bound(mode: Mode, workdir: Path) -> ScenarioResult:
                     w, pbx, events=events, concurrency=256, rate=None, timeout_s=300, fetch=False
                 )
             )
+            intake_runs.append(await kafka_intake(w, events))
         profiled, unprofiled = None, ""
         if mode.profile:
             try:
@@ -64,6 +67,9 @@ async def cpu_bound(mode: Mode, workdir: Path) -> ScenarioResult:
     ours, theirs = best(ours_runs), best(their_runs)
     cpu, floor = ours.cpu_us_per_event, theirs.cpu_us_per_event
     ratio = cpu / floor if cpu and floor else None
+    measured = [us for us in intake_runs if us is not None]
+    intake = min(measured) if measured else None
+    both = floor + intake if floor and intake else None
     repeated = (
         f" Each side ran {repeats} times, alternating, and its run with the least CPU per"
         " event is shown (the machine is shared: the least disturbed run is the truest)."
@@ -76,7 +82,9 @@ async def cpu_bound(mode: Mode, workdir: Path) -> ScenarioResult:
         " (/proc/<pid>/stat) while the PBX's applied counter went from 0 to the last event."
         + (repeated if repeats > 1 else ""),
         "a bare aiohttp POST loop (no Kafka): 256 workers posting the same payloads through"
-        " one ClientSession, the floor for any aiohttp-based client.",
+        " one ClientSession, the floor for any aiohttp-based client. Also, apart: an"
+        " aiokafka consumer reading the same number of records (benchmarks/baselines.py"
+        " consume), the floor for any aiokafka-based consumer.",
         profile=profiled,
     )
     result.figures = [
@@ -91,6 +99,12 @@ async def cpu_bound(mode: Mode, workdir: Path) -> ScenarioResult:
             compare=True,
         ),
         Figure("peak RSS", ours.peak_rss_mb, "MB", theirs.peak_rss_mb, compare=True),
+        Figure("CPU per record, aiokafka reading alone", intake, "µs"),
+        Figure(
+            "CPU per event ÷ (bare loop + aiokafka reading)",
+            cpu / both if cpu and both else None,
+            TIMES,
+        ),
     ]
     result.limits = (
         "Nothing outside the processes limits this one: 256 slots answering in 1 ms take"
@@ -100,10 +114,41 @@ async def cpu_bound(mode: Mode, workdir: Path) -> ScenarioResult:
         f" ({ratio or 0:.2f}{TIMES}): the difference is the service's own work per event:"
         " Kafka intake and decoding, validation, its lane, the throttle, the outcome,"
         " offset bookkeeping, logs and telemetry."
+        + intake_floor(cpu, floor, intake)
         + (" The profile below shows where it goes." if profiled else unprofiled)
         + caveats(leadsync=ours, bare=theirs)
     )
     return result
+
+
+def intake_floor(cpu: float | None, floor: float | None, intake: float | None) -> str:
+    """What Kafka intake alone costs, next to the bare loop's floor and the target."""
+    if not (cpu and floor and intake):
+        return " Kafka intake alone was not measured."
+    allowed = (CPU_TARGET - 1) * floor
+    verdict = (
+        "more than the target leaves for it"
+        if intake > allowed
+        else "within what the target leaves for it"
+    )
+    return (
+        f" Kafka intake alone, an aiokafka consumer reading the same records and doing"
+        f" nothing with them, spent {intake:.0f} µs per record: {verdict} ({allowed:.0f} µs,"
+        f" {CPU_TARGET}{TIMES} the bare loop's less the loop itself). Against the two"
+        f" libraries' floors together ({floor + intake:.0f} µs) leadsync spent"
+        f" {cpu / (floor + intake):.2f}{TIMES}."
+    )
+
+
+async def kafka_intake(world: World, events: int) -> float | None:
+    """CPU µs per record of ``baselines consume`` reading ``events`` records; None if it failed."""
+    topic = await create_topic(world.bootstrap, 4)
+    await produce(world.bootstrap, topic, BACKLOG, range(events))
+    args = ["--bootstrap", world.bootstrap, "--topic", topic, "--group", f"{topic}-intake"]
+    proc = world.kafka_baseline("intake", "consume", *args, "--count", str(events))
+    code = await proc.exited(timeout_s=300)
+    found = re.search(rf"{CONSUMED} ([0-9.]+) us", proc.log())
+    return float(found.group(1)) if code == 0 and found else None
 
 
 def best(runs: list[RunResult]) -> RunResult:

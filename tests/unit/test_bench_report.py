@@ -32,6 +32,7 @@ from benchmarks.report import (
     format_ratio,
     format_value,
 )
+from benchmarks.resources import intake_floor
 
 
 def call(started: float, finished: float, sent: float | None = None) -> AppliedCall:
@@ -213,3 +214,12 @@ def test_figures_table_has_a_row_per_figure_and_names_a_failed_scenario() -> Non
     )
     assert lines[3] == "| 1. A | 109 answers | 3 | 0 |  | 0 | **no** |"
     assert lines[4].startswith("| 2. B | failed: RuntimeError: no broker |")
+
+
+def test_theintake_floor_says_whether_kafka_alone_fits_the_cpu_target() -> None:
+    # The target is 1.3x a 100 us bare loop: 30 us left for Kafka intake and the rest.
+    fits = intake_floor(cpu=160.0, floor=100.0, intake=7.0)
+    assert "7 µs per record: within what the target leaves for it (30 µs" in fits
+    assert f"(107 µs) leadsync spent 1.50{TIMES}" in fits
+    assert "more than the target leaves" in intake_floor(cpu=200.0, floor=100.0, intake=40.0)
+    assert "not measured" in intake_floor(cpu=160.0, floor=100.0, intake=None)
