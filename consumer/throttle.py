@@ -232,7 +232,7 @@ class Throttle:
         if not rate_binds(rate_per_s, slots):
             self._window = None
         else:
-            most = math.ceil(rate_per_s - 1e-9)  # 20.000000001/s is 20 a second
+            most = max(1, math.ceil(rate_per_s - 1e-9))  # 20.000000001/s is 20 a second
             old = self._window
             self._window = SecondWindow(most) if old is None else old.resize(most)
         # AsyncLimiter has no setter. These are the fields its constructor derives

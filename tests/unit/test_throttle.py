@@ -257,6 +257,16 @@ def test_the_bucket_holds_a_token_per_slot_where_the_slots_cannot_outrun_the_rat
     assert Throttle(rate, slots).burst == burst
 
 
+@pytest.mark.parametrize(
+    ("rate", "slots", "most"), [(20, 16, 20), (20.000000001, 16, 20), (7.5, 4, 8), (1e-12, 4, 1)]
+)
+def test_a_binding_rate_keeps_each_second_to_it_rounded_up(
+    rate: float, slots: int, most: int
+) -> None:
+    assert Throttle(rate, slots).most_per_second == most
+    assert Throttle(40, 4).most_per_second is None  # the slots cannot outrun 40/s
+
+
 def test_with_a_token_per_slot_no_second_holds_more_than_rate_plus_slots_minus_one() -> None:
     async def main() -> list[float]:
         return await admit_times(Throttle(40, 4), 200)
