@@ -185,28 +185,44 @@ class Simulator:
         return app
 
     async def _update_lead_fast(self, request: web.Request) -> web.StreamResponse:
-        state = self.state
-        state.stats.requests += 1
-        if state.config.outage == "refuse" and request.transport is not None:
-            # Arrived on a kept-alive connection while the port closes: reset like it.
-            request.transport.abort()
-            return web.Response(status=503)
-        if state.config.outage == "503":
-            state.answered(503)
-            return web.Response(status=503, text=_MAINTENANCE_PAGE, content_type="text/html")
-        if not hmac.compare_digest(request.query.get("apiKey", "").encode(), self._api_key):
-            state.answered(401)
-            return web.json_response(_UNAUTHORIZED, status=401)
-        body = _parse_body(await request.read())
-        query = {name: value for name, value in request.query.items() if name != "apiKey"}
+        # Counted among the calls from its first line: an outage that begins while
+        # it still reads the body cuts it too, so nothing begun meanwhile applies.
         task = asyncio.current_task()
         assert task is not None
         self._calls.add(task)
         try:
-            status, payload = await self._execute(body, query)
+            return await self._answer(request)
         finally:
             self._calls.discard(task)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        state = self.state
+        state.stats.requests += 1
+        if (down := self._outage_answer(request)) is not None:
+            return down
+        if not hmac.compare_digest(request.query.get("apiKey", "").encode(), self._api_key):
+            state.answered(401)
+            return web.json_response(_UNAUTHORIZED, status=401)
+        body = _parse_body(await request.read())
+        if (down := self._outage_answer(request)) is not None:  # it began while we read
+            return down
+        query = {name: value for name, value in request.query.items() if name != "apiKey"}
+        status, payload = await self._execute(body, query)
         return web.json_response(payload, status=status)
+
+    def _outage_answer(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer of a PBX in its current outage mode; None when it is up."""
+        outage = self.state.config.outage
+        if outage == "refuse":
+            # Arrived on a kept-alive connection while the port closes: reset like it
+            # (a connection already gone has nothing to reset, and nothing applies).
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=503)
+        if outage == "503":
+            self.state.answered(503)
+            return web.Response(status=503, text=_MAINTENANCE_PAGE, content_type="text/html")
+        return None
 
     async def _execute(self, body: object, query: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         state = self.state

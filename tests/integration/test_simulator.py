@@ -272,6 +272,37 @@ async def test_refuse_cuts_calls_in_flight_and_answers_the_admin_call_that_set_i
     assert (stats.aborted, stats.applied, stats.executing) == (1, 0, 0)
 
 
+@pytest.mark.parametrize("outage", ["refuse", "503"])
+async def test_a_call_whose_body_arrives_as_the_outage_begins_is_not_applied(
+    simulator: StartSimulator, outage: str
+) -> None:
+    """'while the PBX is down' (brief: nothing applies once the outage has begun), for a
+    request that reached the handler before it began and was still reading its body."""
+    sim = await simulator(min_service_ms=1)
+    body = json.dumps(lead("LATE")).encode()
+    query = f"fTemplateId=41&fCampaignId=41&fAllocationId=38&apiKey={SIM_API_KEY}"
+    host, port = sim.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST {UPDATE_LEAD_FAST_PATH}?{query} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n".encode()
+        + body[:10]
+    )
+    await writer.drain()
+    await until(lambda: sim.state.stats.requests == 1, "the handler reading the body")
+    await sim.set_outage(outage)
+    writer.write(body[10:])
+    await writer.drain()
+    try:
+        answer = await reader.read()  # to the end: the PBX closes after its answer
+    except ConnectionResetError:
+        answer = b""  # refused: the port's connections are reset
+    writer.close()
+    assert sim.state.stats.applied == 0
+    assert b" 200 " not in answer.split(b"\r\n", 1)[0]
+
+
 async def test_overlapping_calls_for_one_lead_are_detected(
     simulator: StartSimulator, http: aiohttp.ClientSession
 ) -> None:
