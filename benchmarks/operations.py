@@ -95,7 +95,7 @@ async def fleet(mode: Mode, workdir: Path) -> ScenarioResult:
         " on 2026-11-26). That is the load's shape, not the service's, and a steady stream"
         " has no such end. RATE_LIMIT=40 no longer"
         " idles slots: where the slots cannot outrun the rate, the limiter holds a token"
-        " per slot (consumer/throttle.py)." + caveats(fleet=ours, one_process=alone)
+        " per slot (consumer/rate_limit.py)." + caveats(fleet=ours, one_process=alone)
     )
     return result
 

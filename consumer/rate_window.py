@@ -1,11 +1,12 @@
 """At most ``n`` admissions in any one-second window: the hard edge of a binding rate limit.
 
-The throttle's leaky bucket spaces calls ``1/rate`` apart, but an event loop
-wakes a waiter a little late (epoll rounds its timeout up to the millisecond,
-and the woken task still waits its turn), and a bucket of one token loses
-every such delay: about 2% of the rate at 20/s on a busy machine. With two
-tokens the bucket makes up for a late wake-up at the next admission, but then
-a window of one second could hold one call more than the rate. This log holds
+The rate limit's leaky bucket (``consumer/rate_limit.py``) spaces calls
+``1/rate`` apart, but an event loop wakes a waiter a little late (epoll rounds
+its timeout up to the millisecond, and the woken task still waits its turn),
+and a bucket of one token loses every such delay: about 2% of the rate at
+20/s on a busy machine. With two tokens the bucket makes up for a late wake-up
+at the next admission, but then a window of one second could hold one call
+more than the rate. This log holds
 the last ``n`` admission times and lets a call in only a full second after the
 ``n``-th before it, so no half-open one-second window ever holds more than
 ``n``. Pure: time is passed in.

@@ -4,31 +4,8 @@
 for a rate token, so no caller sits on a token while queueing for a slot (a
 token held that long would be spent late, in a burst with newer ones).
 
-Rate: a leaky bucket (``AsyncLimiter(max_rate=b, time_period=b/rate)``)
-holding ``b`` tokens, so any half-open window of ``T`` s admits at most
-``ceil(rate·T) + b - 1``. The usual ``AsyncLimiter(rate, 1)`` would let a
-second's tokens out at once after an idle spell: up to ``2·rate - 1``.
-
-Where the rate binds (``rate < slots / 0.1 s``: fewer calls per second than the
-slots could start at the PBX's 100 ms minimum service time), ``b`` is 2 and a
-``rate_window.SecondWindow`` lets no half-open second hold more than
-``ceil(rate)`` admissions. The second token makes up for the event loop's late
-wake-ups (with one token each late admission pushed every later one back: 2%
-of the rate at 20/s on a busy machine), and only those: a caller that finds a
-token free fills the bucket, so an idle spell earns nothing and calls keep
-``1/rate`` apart. The window keeps the bound a single token gave: no second
-holds more than ``ceil(rate)``; a window of ``T`` s at most ``ceil(rate·T) + 1``.
-
-When the slots cannot outrun the rate (``RATE_LIMIT=40`` with 4 slots, the
-documented PBX), ``b`` is the number of slots: a single token would leave a
-slot freed just after another call's admission empty for up to ``1/rate``
-(25 ms at 40/s, a fifth of a 125 ms call), while ``b`` lets every freed slot
-refill at once. The rate then binds only in bursts of fast answers (errors):
-at most ``RATE_LIMIT + slots - 1`` in a second.
-
-Counted where calls arrive, a send latency varying by ``j`` s widens the
-window to ``1 + j``: one call more per replica while ``j < 1/rate``. ``R``
-replicas each round up on their own: at most ``R - 1`` more per second in all.
+Rate: ``consumer/rate_limit.py`` (a leaky bucket, and where the rate binds a
+one-second window): what it admits per second, and why.
 
 Concurrency: a FIFO limit whose size can change while calls are in flight
 (``asyncio.Semaphore`` cannot be resized). ``set_limit`` is the only way the
@@ -46,21 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiolimiter import AsyncLimiter
-
 from consumer.fleet_plan import Grant, replica_share
 from consumer.fleet_plan import check_split as _check_split
-from consumer.rate_window import SecondWindow
-
-PBX_MIN_SERVICE_S = 0.1
-"""The vendor's floor: no updateLeadFast call completes in under 100 ms."""
-BINDING_BURST = 2
-"""Tokens where the rate binds: one, and one to make up for a late wake-up."""
+from consumer.rate_limit import RateLimit, check_rate
 
 
 class ResizableLimit:
@@ -162,16 +131,13 @@ class Throttle:
         *,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        _check_rate(rate_per_s)
+        check_rate(rate_per_s)
         self._global_rate = rate_per_s
         self._global_concurrency = max_concurrency
         self._concurrency = ResizableLimit(max_concurrency)
         self._ceiling = max_concurrency
-        self._rate = rate_per_s
-        self._limiter = AsyncLimiter(1, 1 / rate_per_s)
-        self._window: SecondWindow | None = None
+        self._rate_limit = RateLimit(rate_per_s, max_concurrency)
         self._clock = clock
-        self._retune_limiter(rate_per_s, self._ceiling)
         self._grant: Grant | None = None
 
     @property
@@ -185,7 +151,7 @@ class Throttle:
     @property
     def rate(self) -> float:
         """Calls per second this process may start now."""
-        return self._rate
+        return self._rate_limit.rate
 
     @property
     def limit(self) -> int:
@@ -212,40 +178,17 @@ class Throttle:
 
     def set_rate(self, rate_per_s: float) -> None:
         """Change the rate; the tokens already spent drain at the new rate from now on."""
-        _check_rate(rate_per_s)
-        self._retune_limiter(rate_per_s, self._ceiling)
-        self._rate = rate_per_s
+        self._rate_limit.retune(rate_per_s, self._ceiling)
 
     @property
     def burst(self) -> int:
         """Tokens the rate limiter holds: calls that may start back to back."""
-        return int(self._limiter.max_rate)
+        return self._rate_limit.burst
 
     @property
     def most_per_second(self) -> int | None:
         """The most admissions in any one-second window, where the rate binds; else None."""
-        return None if self._window is None else self._window.most
-
-    def _retune_limiter(self, rate_per_s: float, slots: int) -> None:
-        limiter = self._limiter
-        burst = rate_burst(rate_per_s, slots)
-        if not rate_binds(rate_per_s, slots):
-            self._window = None
-        else:
-            most = max(1, math.ceil(rate_per_s - 1e-9))  # 20.000000001/s is 20 a second
-            old = self._window
-            self._window = SecondWindow(most) if old is None else old.resize(most)
-        # AsyncLimiter has no setter. These are the fields its constructor derives
-        # from (max_rate, time_period) in every 1.x release; draining at the old
-        # rate first keeps the change from refunding or charging past time.
-        if limiter._level > 0:
-            limiter._leak()
-        limiter.max_rate = burst
-        limiter.time_period = burst / rate_per_s
-        limiter._rate_per_sec = rate_per_s
-        wake_next = getattr(limiter, "_wake_next", None)  # 1.2+: re-time the waiters' timer
-        if limiter._level > 0 and wake_next is not None:
-            wake_next()
+        return self._rate_limit.most_per_second
 
     def grant(self, grant: Grant | None) -> None:
         """The slots the group's leader granted this replica (None: it granted none).
@@ -286,7 +229,7 @@ class Throttle:
 
     def __repr__(self) -> str:
         return (
-            f"Throttle(rate={self._rate:g}/s, limit={self.limit}, in_use={self.in_use}, "
+            f"Throttle(rate={self.rate:g}/s, limit={self.limit}, in_use={self.in_use}, "
             f"waiting={self.waiting})"
         )
 
@@ -312,10 +255,7 @@ class _Slot:
             await concurrency.acquire()
         try:
             slotted = now()
-            if throttle._window is None:
-                await throttle._limiter.acquire()
-            else:
-                await _take_binding_token(throttle)
+            await throttle._rate_limit.acquire()
         except BaseException:
             concurrency.release()
             raise
@@ -323,47 +263,6 @@ class _Slot:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._throttle._concurrency.release()
-
-
-async def _take_binding_token(throttle: Throttle) -> None:
-    limiter = throttle._limiter
-    idle = limiter.has_capacity()
-    await limiter.acquire()
-    if idle:
-        # A caller that found a token free waited for none, so no wake-up of its
-        # was late: the second token is not its to spend. Full, the bucket spaces
-        # the next admission a whole 1/rate after this one, as a single token would.
-        limiter._level = float(limiter.max_rate)
-    await _within_window(throttle)
-
-
-async def _within_window(throttle: Throttle) -> None:
-    # The window's clock is the loop's, the one the bucket leaks on.
-    window, loop = throttle._window, asyncio.get_running_loop()
-    while window is not None and (wait := window.wait_s(loop.time())) > 0:
-        await asyncio.sleep(wait)
-        window = throttle._window  # a new share may have replaced it meanwhile
-    if window is not None:
-        window.admit(loop.time())
-
-
-def rate_burst(rate_per_s: float, slots: int) -> int:
-    """Tokens for the rate limiter: ``slots`` when they cannot outrun the rate, else 2.
-
-    See the module's docstring: with the PBX's 100 ms minimum, ``slots`` calls
-    at once start at most ``slots / 0.1 s`` calls per second.
-    """
-    return BINDING_BURST if rate_binds(rate_per_s, slots) else slots
-
-
-def rate_binds(rate_per_s: float, slots: int) -> bool:
-    """Fewer calls per second than ``slots`` could start at the PBX's 100 ms minimum."""
-    return rate_per_s * PBX_MIN_SERVICE_S < slots - 1e-9
-
-
-def _check_rate(rate_per_s: float) -> None:
-    if not (math.isfinite(rate_per_s) and rate_per_s > 0):
-        raise ValueError(f"a rate is a finite number of calls per second > 0, not {rate_per_s!r}")
 
 
 def _check_limit(limit: int) -> None:

@@ -20,12 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.fleet_plan import concurrency_share, fleet_share
-from consumer.throttle import (
-    Admission,
-    ResizableLimit,
-    Throttle,
-    rate_burst,
-)
+from consumer.rate_limit import rate_burst
+from consumer.throttle import Admission, ResizableLimit, Throttle
 
 T = TypeVar("T")
 EPS = 1e-9
@@ -150,7 +146,8 @@ def test_late_wake_ups_cost_no_rate_and_every_second_keeps_to_it(tokens: int) ->
     async def main() -> list[float]:
         throttle = Throttle(20, 16)
         if tokens == 1:  # what a bucket of one token did
-            throttle._limiter.max_rate, throttle._limiter.time_period = 1, 1 / 20
+            bucket = throttle._rate_limit._bucket
+            bucket.max_rate, bucket.time_period = 1, 1 / 20
         return await admit_times(throttle, 201)
 
     with asyncio.Runner(loop_factory=late_loop(0.002)) as runner:
@@ -294,7 +291,7 @@ def test_a_slot_freed_by_a_pbx_bound_call_refills_without_waiting_for_a_token() 
 
     assert max(virtual(lambda: main(Throttle(40, 4)))) == pytest.approx(0.0, abs=1e-6)
     single = Throttle(40, 4)
-    single._retune_limiter(40, 1)  # what a bucket of one token did
+    single._rate_limit.retune(40, 1)  # what a bucket of one token did
     assert max(virtual(lambda: main(single))) == pytest.approx(0.075, abs=1e-6)
 
 
