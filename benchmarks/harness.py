@@ -77,11 +77,7 @@ class Proc:
         if self.process.poll() is None:
             self.sample()  # the last figures before it exits
             self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.to_thread(self.process.wait, timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return await self.exited(timeout_s)
 
     async def exited(self, timeout_s: float) -> int:
         """Wait for the process to end by itself (SIGKILL after ``timeout_s``); the exit code."""
