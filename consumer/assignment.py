@@ -8,12 +8,15 @@ eager rebalances revoke and re-assign every partition each time).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from consumer.deadletters import Failure
+from consumer.preparing import Ready
 from contracts.events import LeadChange
 
 
@@ -68,16 +71,35 @@ class Assignment:
         self.highest_begun = max(self.highest_begun, offset)
         return True
 
+    @contextmanager
+    def in_progress(self) -> Iterator[None]:
+        """Counts as ``sending`` while the block runs (a dead letter being written)."""
+        self.sending += 1
+        try:
+            yield
+        finally:
+            self.sending -= 1
+
 
 @dataclass(slots=True, eq=False)
 class Work:
+    """One record taken into a lane: ready to send, or to be set aside (``failure``)."""
+
     assignment: Assignment
     record: ConsumerRecord[bytes, bytes]
-    event: LeadChange
+    ready: Ready | None = None
+    failure: Failure | None = None
 
     @property
     def offset(self) -> int:
         return int(self.record.offset)
+
+    @property
+    def event(self) -> LeadChange:
+        """The event of a ready item (only ready items reach a lead's lane)."""
+        if self.ready is None:
+            raise ValueError(f"record at offset {self.offset} became no event")
+        return self.ready.event
 
 
 def names(tps: Iterable[TopicPartition]) -> str:

@@ -51,10 +51,22 @@ class Breaker:
         self._changed = asyncio.Event()
         self.opened_at: float | None = None
         self.probes = 0
+        self.probe_failures = 0
+        """Probes that found the PBX still gone: the proof an outage is everyone's."""
+        self._confirmed = False
 
     @property
     def is_open(self) -> bool:
         return self.state is not BreakerState.CLOSED
+
+    @property
+    def outage_confirmed(self) -> bool:
+        """Open, and a probe has found the PBX gone since it opened: down for everyone.
+
+        Opened by one call's failure alone, it may be that call's own problem
+        (a 502 for one lead while others get answers); a failed probe settles it.
+        """
+        return self.is_open and self._confirmed
 
     async def admit(self, stop: asyncio.Event | None = None) -> bool | None:
         """Return when a call may be sent; True when that call is the probe.
@@ -109,7 +121,11 @@ class Breaker:
 
     def _open(self, probe: bool, reason: str) -> None:
         now = self._clock()
+        if probe:
+            self.probe_failures += 1
+            self._confirmed = True
         if self.state is BreakerState.CLOSED:
+            self._confirmed = probe
             self.opened_at = now
             log.error(
                 "PBX unavailable (%s): pausing intake; probing every %.0f s",

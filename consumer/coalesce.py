@@ -10,10 +10,10 @@ span a change of campaign (the call goes to one campaign).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from contracts.events import LeadChange
+from contracts.events import LeadChange, phone_key
 from contracts.noojee import NO_CHANGE
 
 # Scalar fields where a later event that names a value replaces the earlier one.
@@ -49,20 +49,36 @@ def merge(events: Sequence[LeadChange]) -> LeadChange:
             if value is not None:
                 update[name] = value
                 break
-    for name in ("phones", "fields"):
-        merged: dict[str, str] = {}
-        seen = False
-        for event in events:
-            values = getattr(event, name)
-            if values is not None:
-                # "<No Change>" keeps what an earlier event in the group set.
-                merged.update(
-                    (key, value)
-                    for key, value in values.items()
-                    if value != NO_CHANGE or key not in merged
-                )
-                seen = True
-        if seen:
-            update[name] = merged
+    phones = _merged([event.phones for event in events], phone_key)
+    if phones is not None:
+        update["phones"] = phones
+    fields = _merged([event.fields for event in events], _exact)
+    if fields is not None:
+        update["fields"] = fields
     # The merged call stands for the last event: its id and time identify it.
     return last.model_copy(update=update)
+
+
+def _exact(name: str) -> str:
+    return name
+
+
+def _merged(
+    maps: Sequence[dict[str, str] | None], key: Callable[[str], str]
+) -> dict[str, str] | None:
+    """Name -> value over ``maps`` in order, last write wins; None when none was given.
+
+    Names are compared through ``key`` (phones ignore case, as the request builder
+    does), and ``<No Change>`` keeps what an earlier event of the group set.
+    """
+    merged: dict[str, tuple[str, str]] = {}
+    seen = False
+    for values in maps:
+        if values is None:
+            continue
+        seen = True
+        for name, value in values.items():
+            folded = key(name)
+            if value != NO_CHANGE or folded not in merged:
+                merged[folded] = (name, value)
+    return dict(merged.values()) if seen else None

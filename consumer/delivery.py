@@ -101,24 +101,33 @@ class Delivery:
     monotonic: Callable[[], float] = time.monotonic
 
     async def deliver(
-        self, prepare: Callable[[], UpdateLeadFast | None], stop: asyncio.Event
+        self, prepare: Callable[[bool], UpdateLeadFast | None], stop: asyncio.Event
     ) -> Delivered | Undeliverable | None:
         """Send until applied (``Delivered``) or set aside (``Undeliverable``).
 
-        ``prepare()`` is called once a call may go (breaker and throttle passed) and
-        returns the request to send at that moment, so events that queued up behind
-        this one meanwhile can join it; None means "do not send": the event is
-        abandoned. Returns None when abandoned or when ``stop`` was set before the
-        event finished; its offset must then not count as done.
+        ``prepare(grow)`` is called once a call may go (breaker and throttle passed)
+        and returns the request to send at that moment; ``grow`` is True while no
+        attempt has failed yet, so events that queued up behind this one meanwhile
+        may join it (once the budget is being spent, they would inherit it).
+        None means "do not send": the event is abandoned. Returns None when
+        abandoned or when ``stop`` was set before the event finished; its offset
+        must then not count as done.
+
+        The retry budget runs from the first failure. Waiting out a PBX that is down
+        for everyone is free: the breaker's waits, and a probe that found it still
+        gone. Any other failure spends it, ``Unavailable`` included: an event whose
+        own calls keep failing while others get answers is no outage, and must end.
         """
         attempt = 0
         retries = 0
         first_failed_wall: float | None = None
         first_failed_mono = 0.0
-        outage_s = 0.0  # time spent waiting out an unavailable PBX is not budget
+        outage_s = 0.0
         while not stop.is_set():
             began = self.monotonic()
-            result, waited_s, outage_waited_s = await self._attempt(prepare, stop)
+            result, waited_s, outage_waited_s, probe = await self._attempt(
+                prepare, stop, grow=first_failed_wall is None
+            )
             if result is None:
                 return None
             attempt += 1
@@ -126,15 +135,14 @@ class Delivery:
             outcome: Outcome = result.outcome
             if isinstance(outcome, Applied):
                 return Delivered(attempts=attempt)
-            # Budget runs from the first failure; from then on, waiting out a PBX
-            # that is not there (the breaker, and calls that found it gone) is free.
-            if first_failed_wall is not None:
-                if isinstance(outcome, Unavailable):
+            if isinstance(outcome, Unavailable) and probe:
+                # The probe found the PBX still gone: down for everyone, so the whole
+                # attempt, its wait in the breaker included, is free.
+                if first_failed_wall is not None:
                     outage_s += self.monotonic() - began
-                else:
-                    outage_s += outage_waited_s
-            if isinstance(outcome, Unavailable):
-                continue  # the breaker is open now: the next attempt waits in admit()
+                continue
+            if first_failed_wall is not None:
+                outage_s += outage_waited_s
             now_wall, now_mono = self.wall_clock(), self.monotonic()
             if first_failed_wall is None:
                 first_failed_wall, first_failed_mono = now_wall, now_mono
@@ -143,9 +151,10 @@ class Delivery:
             if isinstance(outcome, Fatal):
                 raise CredentialsRefused(outcome.message)
             retries += 1
-            if outcome.overload and self.on_overload is not None:
+            if isinstance(outcome, Retry) and outcome.overload and self.on_overload is not None:
                 self.on_overload()
-            delay = backoff(self.policy, retries, outcome.after)
+            after = outcome.after if isinstance(outcome, Retry) else None
+            delay = backoff(self.policy, retries, after)
             if not retry_allowed(self.policy, first_failed_mono + outage_s, now_mono, delay):
                 return self._exhausted(outcome, attempt, first_failed_wall, now_wall)
             self.observer.retry_scheduled(outcome, attempt, delay)
@@ -154,23 +163,34 @@ class Delivery:
         return None
 
     async def _attempt(
-        self, prepare: Callable[[], UpdateLeadFast | None], stop: asyncio.Event
-    ) -> tuple[CallResult | None, float, float]:
-        """One call through breaker and throttle: (result or None if not sent,
-        seconds waited for the throttle, seconds waited for an open breaker)."""
+        self,
+        prepare: Callable[[bool], UpdateLeadFast | None],
+        stop: asyncio.Event,
+        *,
+        grow: bool,
+    ) -> tuple[CallResult | None, float, float, bool]:
+        """One call through breaker and throttle: (result or None if not sent, seconds
+        waited for the throttle, seconds waited in the breaker while the outage was
+        everyone's, whether the call was the breaker's probe)."""
         began = self.monotonic()
         breaker = self.breaker
-        # Closed, admit() returns False at once: skip building and awaiting it.
-        probe = False if breaker.state is BreakerState.CLOSED else await breaker.admit(stop)
-        outage_waited = self.monotonic() - began
+        if breaker.state is BreakerState.CLOSED:
+            # Closed, admit() returns False at once: skip building and awaiting it.
+            probe: bool | None = False
+            outage_waited = 0.0
+        else:
+            confirmed, failures = breaker.outage_confirmed, breaker.probe_failures
+            probe = await breaker.admit(stop)
+            everyone = confirmed or breaker.probe_failures > failures
+            outage_waited = self.monotonic() - began if everyone else 0.0
         if probe is None:
-            return None, 0.0, outage_waited
+            return None, 0.0, outage_waited, False
         verdict = False
         try:
             async with self.throttle.slot() as slot:
-                request = prepare()
+                request = prepare(grow)
                 if request is None:
-                    return None, slot.waited_s, outage_waited
+                    return None, slot.waited_s, outage_waited, probe
                 result = await self.sender.update_lead_fast(request)
             outcome = result.outcome
             if isinstance(outcome, Unavailable):
@@ -180,7 +200,7 @@ class Delivery:
             else:
                 self.breaker.answered(probe)
             verdict = True
-            return result, slot.waited_s, outage_waited
+            return result, slot.waited_s, outage_waited, probe
         finally:
             if probe and not verdict:
                 self.breaker.probe_abandoned()
@@ -201,7 +221,7 @@ class Delivery:
         )
 
     def _exhausted(
-        self, outcome: Retry, attempts: int, first_failed: float, now: float
+        self, outcome: Retry | Unavailable, attempts: int, first_failed: float, now: float
     ) -> Undeliverable:
         return Undeliverable(
             reason=DeadLetterReason.RETRIES_EXHAUSTED,
@@ -210,7 +230,7 @@ class Delivery:
                 f"(LEADSYNC_RETRY_DEADLINE_S={self.policy.deadline_s:g}); last error "
                 f"{outcome.reason}: {outcome.message}"
             ),
-            code=outcome.code,
+            code=outcome.code if isinstance(outcome, Retry) else None,
             http_status=outcome.http_status,
             body=outcome.body,
             attempts=attempts,

@@ -171,12 +171,21 @@ class Drainer:
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
+        outage = False
         while not self._failed():
             if all(self.is_drained(a) for a in assignments):
                 break
-            if self._breaker.is_open:
-                log.warning("PBX unavailable while draining: leaving unfinished events uncommitted")
-                break
+            if self._breaker.is_open and not outage:
+                # Nothing more begins, but calls on the wire run to their end: a PBX
+                # that is slow rather than gone (a streak of read timeouts opens the
+                # breaker too) may still apply them, and the next owner's calls for
+                # the same leads must not overlap them or overtake them.
+                outage = True
+                log.warning(
+                    "PBX unavailable while draining: beginning nothing more; calls on the "
+                    "wire finish, the rest stays uncommitted for the next owner"
+                )
+                self.fence(assignments)
             if loop.time() >= deadline:
                 log.warning(
                     "drain deadline (%.0f s) passed with %d partitions unfinished; "

@@ -23,21 +23,24 @@ class FreezeWatch:
         session_s: float,
         on_frozen: Callable[[], None],
         after_quiet_session: Callable[[], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``on_frozen`` abandons the partitions; ``after_quiet_session`` runs when a
-        whole session passed after that without a rebalance (we were still a member)."""
+        whole session passed after that without a rebalance (we were still a member).
+        ``clock``: monotonic seconds (tests move it to stage a freeze)."""
         self.session_s = session_s
+        self.clock = clock
         self._on_frozen = on_frozen
         self._after_quiet_session = after_quiet_session
-        self._ticked_at = time.monotonic()
+        self._ticked_at = clock()
         self._rebalances = 0
 
     def alive(self) -> bool:
-        return time.monotonic() - self._ticked_at < self.session_s
+        return self.clock() - self._ticked_at < self.session_s
 
     def rebalanced(self) -> None:
         """A new assignment arrived: the group and this process agree again."""
-        self._ticked_at = time.monotonic()
+        self._ticked_at = self.clock()
         self._rebalances += 1
 
     async def run(self) -> None:
@@ -46,10 +49,10 @@ class FreezeWatch:
             if not self.alive():
                 before = self._rebalances
                 self._on_frozen()
-                self._ticked_at = time.monotonic()
+                self._ticked_at = self.clock()
                 # Kicked out: a rebalance follows at the next heartbeat. Not kicked
                 # out: nothing happens, and the same partitions are taken up again.
                 await asyncio.sleep(self.session_s)
                 if self._rebalances == before:
                     await self._after_quiet_session()
-            self._ticked_at = time.monotonic()
+            self._ticked_at = self.clock()

@@ -20,6 +20,7 @@ from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssigno
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
+from consumer import lenient_records
 from consumer.settings import PBX_QUEUE_LIMIT_S, SecurityProtocol, Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def build_consumer(
     assignors: tuple[type[AbstractPartitionAssignor], ...] = (RoundRobinPartitionAssignor,),
 ) -> AIOKafkaConsumer:
     """``assignors``: the partition assignment strategies offered, preferred first."""
+    lenient_records.install()  # a header name that is not UTF-8 must not stop the consumer
     drain_and_call_ms = int((settings.drain_timeout_s + PBX_QUEUE_LIMIT_S) * 1000)
     return AIOKafkaConsumer(
         **connection_options(settings),
@@ -77,8 +79,9 @@ def build_producer(settings: Settings) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         # Dead letters carry the original value, which may be as large as the
-        # source topic allows; the broker still has the last word.
-        max_request_size=16 * 1024 * 1024,
+        # source topic allows; the broker still has the last word, and a dead letter
+        # over either limit is written without its value (consumer.deadletters).
+        max_request_size=settings.dlq_max_message_bytes,
         request_timeout_ms=30_000,
     )
 

@@ -108,6 +108,14 @@ class Metrics:
             meter.create_observable_gauge(
                 name, [self._gauge_callback(source)], unit=unit, description=description
             )
+        self._omitted = _Tally()
+        meter.create_observable_counter(
+            "leadsync.dead_letters.omitted",
+            [self._omitted.observe],
+            unit="{record}",
+            description="Dead letters the topic refused as too large, written without their "
+            "value (or key, or headers); the original stays in the source topic.",
+        )
         meter.create_observable_counter(
             "leadsync.events.coalesced",
             [self._gauge_callback("coalesced")],
@@ -122,6 +130,9 @@ class Metrics:
 
     def event_dead_lettered(self, reason: str) -> None:
         self._events.add((("outcome", DEAD_LETTERED), ("reason", self._label(reason))))
+
+    def dead_letter_omitted(self) -> None:
+        self._omitted.add(())
 
     def retry_scheduled(self, reason: str) -> None:
         self._retries.add((("reason", self._label(reason)),))

@@ -8,7 +8,6 @@ moment of sending and nowhere else; what is shown to humans is the redacted URL.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -18,14 +17,12 @@ import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
-from consumer.outcomes import Outcome, classify
-from consumer.redact import API_KEY_PARAM, redacted_url
+from consumer.outcomes import Outcome, classify, with_body_redacted
+from consumer.redact import API_KEY_PARAM, redact_text, redacted_url
 from consumer.transport import map_transport_error
 from contracts.noojee import UPDATE_LEAD_FAST_PATH, UpdateLeadFast
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-"""``json.dumps`` with these options builds a new encoder on every call: one serves all."""
 _URL_CACHE_LIMIT = 1024
 """Distinct campaign queries remembered; a deployment uses a handful."""
 _TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
@@ -129,9 +126,7 @@ class NoojeeClient:
         if session is None:
             raise RuntimeError("NoojeeClient.start() was not awaited")
         target, shown = self._url_for(request)
-        payload = _ENCODER.encode(
-            request.body if type(request.body) is dict else dict(request.body)
-        ).encode()
+        payload = request.payload
         status: int | None = None
         started = time.perf_counter()
         try:
@@ -142,8 +137,13 @@ class NoojeeClient:
         except _TRANSPORT_ERRORS as exc:
             outcome = classify(status, None, map_transport_error(exc, url=shown))
         else:
-            outcome = classify(status, body, retry_after=retry_after)
+            outcome = with_body_redacted(
+                classify(status, body, retry_after=retry_after), self._redact
+            )
         return CallResult(outcome, status, time.perf_counter() - started, shown)
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self._api_key.get_secret_value())
 
     def _url_for(self, request: UpdateLeadFast) -> tuple[URL, str]:
         key = tuple(request.query.items())

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
@@ -175,6 +176,14 @@ def classify(
             known.name, _CODE_MESSAGES[known], code=code, http_status=status, body=_shown(body)
         )
     return _from_status(status, code, _shown(body), after)
+
+
+def with_body_redacted(outcome: Outcome, redact: Callable[[str], str]) -> Outcome:
+    """``outcome`` with its response body passed through ``redact``: a PBX error page may
+    echo the request URL, and with it the API key, into a dead letter or a log."""
+    if isinstance(outcome, Applied) or not outcome.body:
+        return outcome
+    return replace(outcome, body=redact(outcome.body))
 
 
 def _from_transport(error: TransportError) -> Outcome:

@@ -14,29 +14,29 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumer.applying import Applier
 from consumer.assignment import Assignment, Work, names
-from consumer.deadletters import DeadLetterWriter, Failure
+from consumer.deadletters import DeadLetterWriter
 from consumer.delivery import Delivery
 from consumer.draining import HANDOVER_S, Drainer
 from consumer.flow import FlowControl
 from consumer.freeze import FreezeWatch
 from consumer.health import readiness
+from consumer.internal_errors import InternalErrors
 from consumer.kafka import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
 from consumer.lanes import Lanes
 from consumer.offsets import OffsetTracker
+from consumer.preparing import Ready, RecordPreparer
 from consumer.progress import Progress
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
-from contracts.deadletter import DeadLetterReason
-from contracts.events import InvalidEvent
-from contracts.formats import DecoderConfig, Skip, decode_record
+from contracts.formats import DecoderConfig, Skip
 from contracts.request import RequestDefaults
 
 log = logging.getLogger(__name__)
@@ -62,31 +62,40 @@ class Pipeline:
         self.settings = settings
         self._consumer = consumer
         self._delivery = delivery
-        self._decoder = decoder
         self.progress = Progress()
         self._dead_letters = DeadLetterWriter(
-            producer, settings.dead_letter_topic, settings.group_id, version
+            producer,
+            settings.dead_letter_topic,
+            settings.group_id,
+            version,
+            on_omitted=telemetry.metrics.dead_letter_omitted,
         )
+        defaults = RequestDefaults(
+            template_id=settings.noojee_template_id,
+            campaign_id=settings.noojee_campaign_id,
+            allocation_id=settings.noojee_allocation_id,
+            timezone=settings.timezone,
+            phone_fields=settings.noojee_phone_fields,
+        )
+        self._prepare = RecordPreparer(decoder, defaults)
+        self.internal_errors = InternalErrors(settings.max_consecutive_internal_errors)
         self._applier = Applier(
             delivery=delivery,
             dead_letters=self._dead_letters,
-            defaults=RequestDefaults(
-                template_id=settings.noojee_template_id,
-                campaign_id=settings.noojee_campaign_id,
-                allocation_id=settings.noojee_allocation_id,
-                timezone=settings.timezone,
-                phone_fields=settings.noojee_phone_fields,
-            ),
+            defaults=defaults,
             progress=self.progress,
             done=self._done,
             fail=self._fail,
             coalesce=settings.coalesce,
             telemetry=telemetry,
+            internal_errors=self.internal_errors,
         )
         self._assignments: dict[TopicPartition, Assignment] = {}
         self._joined = False
         """Whether the group gave this process an assignment yet (perhaps of none)."""
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
+        # The applier turns every exception of an item into a dead letter; one that
+        # escapes it (writing that dead letter failed unexpectedly) stops the service.
         self._lanes: Lanes[Work] = Lanes(
             self._applier.process, on_error=lambda _, exc: self._fail(exc)
         )
@@ -101,11 +110,12 @@ class Pipeline:
             failed=lambda: self.fatal is not None,
             leads_group=leads_group,
         )
-        self._loose: set[asyncio.Task[None]] = set()  # dead letters of unparseable records
+        self._resume_at: dict[TopicPartition, int] = {}
+        """Where fetching resumes if this process keeps its partitions after a freeze."""
         self._flow = FlowControl(settings.max_in_flight, settings.max_ahead_per_partition)
         self._stopping = asyncio.Event()
         self.fatal: BaseException | None = None
-        self._freeze = FreezeWatch(
+        self.freeze_watch = FreezeWatch(
             SESSION_TIMEOUT_MS / 1000,
             on_frozen=lambda: self._forget_partitions(
                 "this process was frozen past the session timeout"
@@ -167,8 +177,8 @@ class Pipeline:
         Raises ``CredentialsRefused`` (after stopping all work, committing nothing
         more) when the PBX refused the API key.
         """
-        committer = asyncio.create_task(self._commit_every_interval(), name="committer")
-        watchdog = asyncio.create_task(self._freeze.run(), name="freeze-watch")
+        committer = self._supervised(self._commit_every_interval(), "committer")
+        watchdog = self._supervised(self.freeze_watch.run(), "freeze watch")
         try:
             await self._intake()
         finally:
@@ -182,11 +192,22 @@ class Pipeline:
                 for assignment in self._assignments.values():
                     assignment.stop.set()
                 await self._lanes.cancel_all()
-            for task in list(self._loose):
-                task.cancel()
-            await asyncio.gather(*self._loose, return_exceptions=True)
         if self.fatal is not None:
             raise self.fatal
+
+    def _supervised(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A task that runs for the service's life: its end by an exception stops the service
+        (a committer that died silently would leave every offset uncommitted)."""
+        task = asyncio.create_task(work, name=name)
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                log.critical("the %s failed", name, exc_info=exc)
+                self._fail(RuntimeError(f"the {name} failed: {exc!r}"))
+
+        task.add_done_callback(ended)
+        return task
 
     # -- intake -----------------------------------------------------------------
 
@@ -209,6 +230,10 @@ class Pipeline:
             for tp, records in batch.items():
                 assignment = self._assignments.get(tp)
                 if assignment is None:
+                    # Not ours to take now (fenced after a freeze): never skipped, so
+                    # fetched again if the partition is kept.
+                    if records and tp in self._consumer.assignment():
+                        self._consumer.seek(tp, records[0].offset)
                     continue
                 for record in records:
                     if not assignment.taking:
@@ -226,20 +251,15 @@ class Pipeline:
         self._tracker.started(tp, record.offset)
         assignment.next_offset = record.offset + 1
         self.progress.taken += 1
-        try:
-            event = decode_record(record.value, record.headers, self._decoder)
-        except InvalidEvent as exc:
-            assignment.begin(record.offset)
-            failure = Failure(DeadLetterReason.INVALID_EVENT, f"Invalid lead-change event: {exc}")
-            task = asyncio.create_task(self._applier.set_aside(assignment, record, failure))
-            self._loose.add(task)
-            task.add_done_callback(self._loose.discard)
-            return
-        if isinstance(event, Skip):
+        prepared = self._prepare(record)
+        if isinstance(prepared, Ready):
+            self._lanes.submit(prepared.event.lead_id, Work(assignment, record, ready=prepared))
+        elif isinstance(prepared, Skip):
             self.progress.skipped += 1
             self._done(assignment, record.offset)
-            return
-        self._lanes.submit(event.lead_id, Work(assignment, record, event))
+        else:
+            # Its own lane: a record that became no event holds no lead back.
+            self._lanes.submit((tp, record.offset), Work(assignment, record, failure=prepared))
 
     # -- self-fencing after a freeze ---------------------------------------------------
 
@@ -251,23 +271,34 @@ class Pipeline:
             why,
             names(self._assignments),
         )
-        for tp in self._assignments:
+        for tp, assignment in self._assignments.items():
+            # Kept after all (no rebalance followed), the partition resumes here: the
+            # first unfinished offset, or the first not taken. Nothing fetched while
+            # fenced is skipped, whether or not a commit exists.
+            resume = self._tracker.first_unfinished(tp)
+            if resume is None:
+                resume = assignment.next_offset
+            if resume is not None:
+                self._resume_at[tp] = resume
             self._tracker.revoke(tp)
+        self._consumer.pause(*(set(self._assignments) & self._consumer.assignment()))
         self._drainer.abandon(self._assignments.values())
         self._assignments.clear()
         self._flow.reset()
 
     async def _readopt(self) -> None:
+        """Still a member after a freeze: take the same partitions up where they stopped."""
         owned = [tp for tp in self._consumer.assignment() if tp.topic == self.settings.source_topic]
+        resume, self._resume_at = self._resume_at, {}
         if not owned:
             return
-        try:
-            await self._consumer.seek_to_committed(*owned)
-        except (KafkaError, AssertionError) as exc:
-            log.warning("could not resume after the freeze (%s); waiting for a rebalance", exc)
-            return
+        for tp in owned:
+            if tp in resume:
+                self._consumer.seek(tp, resume[tp])
+        self._consumer.resume(*owned)
+        resume.clear()
         self.on_assigned(owned)
-        log.warning("still a member after the freeze: resuming %s from their commits", names(owned))
+        log.warning("still a member after the freeze: resuming %s where they stopped", names(owned))
 
     def _done(self, assignment: Assignment, offset: int) -> None:
         # A stale assignment (revoked meanwhile) must not mark the new owner's offsets.
@@ -305,10 +336,11 @@ class Pipeline:
 
     def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._joined = True
-        self._freeze.rebalanced()
+        self._resume_at.clear()  # a new generation resumes from the commits
+        self.freeze_watch.rebalanced()
         ready_at = time.monotonic() + HANDOVER_S
         for tp in assigned:
-            self._assignments[tp] = Assignment(tp, alive=self._freeze.alive, ready_at=ready_at)
+            self._assignments[tp] = Assignment(tp, alive=self.freeze_watch.alive, ready_at=ready_at)
         self._flow.reset()
         total = self._consumer.partitions_for_topic(self.settings.source_topic) or set()
         self._delivery.throttle.apply_share(len(self._assignments), max(1, len(total)))

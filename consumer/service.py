@@ -1,8 +1,9 @@
 """Assemble the service from settings and run it until a signal or a fatal error.
 
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 the PBX refused the API key,
-4 Kafka unreachable at start, 1 anything unexpected. A second SIGTERM/SIGINT
-exits at once with 128 + the signal number.
+4 Kafka unreachable at start, 5 a run of events failed inside leadsync (a bug:
+``consumer.internal_errors``), 1 anything else unexpected. A second
+SIGTERM/SIGINT exits at once with 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from consumer.adaptive import AdaptiveConcurrency
 from consumer.assignor import assignors
 from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery, Observers
 from consumer.health import HealthServer
+from consumer.internal_errors import InternalErrorLimit
 from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
 from consumer.leadership import Leadership
 from consumer.noojee import NoojeeClient
@@ -37,6 +39,7 @@ EXIT_CRASH = 1
 EXIT_CONFIG = 2
 EXIT_UNAUTHORIZED = 3
 EXIT_KAFKA_UNREACHABLE = 4
+EXIT_INTERNAL_ERRORS = 5
 
 
 def service_version() -> str:
@@ -100,7 +103,10 @@ def build_decoder(settings: Settings) -> DecoderConfig:
     try:
         mapping = load_mapping(settings.mapping_file) if settings.mapping_file else None
         return DecoderConfig(
-            settings.input_format.value, frozenset(settings.cloudevents_types), mapping
+            settings.input_format.value,
+            frozenset(settings.cloudevents_types),
+            mapping,
+            max_bytes=settings.max_event_bytes,
         )
     except MappingError as exc:
         raise SettingsError(f"LEADSYNC_MAPPING_FILE: {exc}") from None
@@ -214,6 +220,8 @@ async def _serve(
         except CredentialsRefused as exc:
             log.critical("the PBX refused the API key (LEADSYNC_NOOJEE_API_KEY): %s", exc)
             return EXIT_UNAUTHORIZED
+        except InternalErrorLimit:
+            return EXIT_INTERNAL_ERRORS  # logged where it was decided, with the last traceback
         except Exception:
             # Nothing unfinished was committed, so a restart resumes without loss.
             log.critical("stopping after an unexpected error", exc_info=True)

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     cloudevents_types: CsvTuple = ("lead.changed",)
     mapping_file: Path | None = None
     coalesce: bool = True
+    max_event_bytes: int = Field(default=1 << 20, ge=1)
+    """A longer record value is dead-lettered unread (Kafka's own default limit)."""
+    max_consecutive_internal_errors: int = Field(default=20, ge=1)
+    """Events in a row that fail inside leadsync before the service stops (exit 5)."""
+    dlq_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """The largest dead letter the producer sends whole; a larger one goes without its value."""
 
     _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(_split_csv)
 

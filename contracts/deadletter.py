@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
+from contracts.text import clip_utf8
+
 REASON: Final = "leadsync.dlq.reason"
 CODE: Final = "leadsync.dlq.code"
 HTTP_STATUS: Final = "leadsync.dlq.http_status"
@@ -49,6 +51,20 @@ HEADERS: Final = (
 )
 """Every header a dead letter gets, in the order they are appended."""
 
+TRACEBACK: Final = "leadsync.dlq.traceback"
+"""Where leadsync itself failed (``INTERNAL_ERROR``): the end of the Python traceback."""
+VALUE_OMITTED: Final = "leadsync.dlq.value_omitted"
+"""Present when the dead-letter topic refused the record as too large and it was written
+without its value: the original value's size in bytes. The original stays readable
+in the source topic at ``leadsync.source.*`` until retention removes it."""
+KEY_OMITTED: Final = "leadsync.dlq.key_omitted"
+"""Like ``VALUE_OMITTED``, for a key too large to keep: the original key's size."""
+HEADERS_OMITTED: Final = "leadsync.dlq.headers_omitted"
+"""Like ``VALUE_OMITTED``, when even the record's own headers were too large: their count."""
+
+OPTIONAL_HEADERS: Final = (TRACEBACK, VALUE_OMITTED, KEY_OMITTED, HEADERS_OMITTED)
+"""Headers added after ``HEADERS`` only when they apply."""
+
 REPLAY_COUNT: Final = "leadsync.replay.count"
 """How many times this event has been replayed, this replay included."""
 REPLAY_DLQ_PARTITION: Final = "leadsync.replay.dlq_partition"
@@ -68,6 +84,13 @@ REPLAY_HEADERS: Final = (
 """Headers ``leadsync dlq replay`` adds to a re-published record (provenance)."""
 
 MAX_RESPONSE_BYTES: Final = 4096
+MAX_MESSAGE_BYTES: Final = 2048
+MAX_TRACEBACK_BYTES: Final = 6144
+MAX_SHORT_BYTES: Final = 200
+"""Every other header value (names, times, numbers, topics, versions)."""
+MAX_HEADERS_BYTES: Final = 16 * 1024
+"""All the headers leadsync adds together, names and values: a bound the budgets above
+keep by construction (tested), so a dead letter is never much larger than its record."""
 _OWNED_PREFIXES: Final = ("leadsync.dlq.", "leadsync.source.")
 
 
@@ -84,6 +107,8 @@ class DeadLetterReason(StrEnum):
     """The PBX refused the API key (401/403)."""
     HTTP_ERROR = "HTTP_ERROR"
     """A permanent HTTP status without a Noojee code in the body."""
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    """leadsync itself failed while handling the event (a bug): the traceback says where."""
 
 
 INVALID_EVENT: Final = DeadLetterReason.INVALID_EVENT
@@ -91,6 +116,7 @@ INVALID_REQUEST: Final = DeadLetterReason.INVALID_REQUEST
 RETRIES_EXHAUSTED: Final = DeadLetterReason.RETRIES_EXHAUSTED
 UNAUTHORIZED: Final = DeadLetterReason.UNAUTHORIZED
 HTTP_ERROR: Final = DeadLetterReason.HTTP_ERROR
+INTERNAL_ERROR: Final = DeadLetterReason.INTERNAL_ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +141,14 @@ class DeadLetterReport:
     version: str
     traceparent: str | None
     """The failed processing's trace; ``None`` keeps whatever the record carried."""
+    traceback: str = ""
+    """For ``INTERNAL_ERROR``: where leadsync failed (bounded in the header)."""
+    value_omitted: int | None = None
+    """The original value's size when the dead letter had to go without it."""
+    key_omitted: int | None = None
+    """The original key's size when the dead letter had to go without it."""
+    headers_omitted: int | None = None
+    """How many of the record's own headers were left out (only when too large)."""
 
     def __post_init__(self) -> None:
         for name in ("first_failed_at", "failed_at"):
@@ -125,11 +159,29 @@ class DeadLetterReport:
 def dead_letter_headers(
     original: Sequence[tuple[str, bytes]], report: DeadLetterReport
 ) -> list[tuple[str, bytes]]:
-    """The original headers, minus earlier dead-letter ones, plus ``report``'s."""
+    """The original headers, minus earlier dead-letter ones, plus ``report``'s.
+
+    A header name that is not valid Unicode (a producer sent bytes that are not
+    UTF-8 as a name) is kept with those bytes written as ``\\xNN`` escapes: Kafka
+    header names are UTF-8 strings, so it cannot travel as it came.
+    """
     added = _report_headers(report)
     replaced = {name for name, _ in added}
-    kept = [(name, value) for name, value in original if not _is_replaced(name, replaced)]
+    kept = [
+        (_sendable_name(name), value)
+        for name, value in original
+        if not _is_replaced(name, replaced)
+    ]
     return kept + added
+
+
+def added_headers_size(headers: Sequence[tuple[str, bytes]]) -> int:
+    """Bytes of the headers leadsync owns (names and values) among ``headers``."""
+    return sum(
+        len(name.encode()) + len(value)
+        for name, value in headers
+        if name.startswith(_OWNED_PREFIXES) or name in (CONSUMER_GROUP, VERSION, TRACEPARENT)
+    )
 
 
 def parse_dead_letter_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
@@ -137,17 +189,14 @@ def parse_dead_letter_headers(headers: Iterable[tuple[str, bytes | None]]) -> di
     return {
         name: (value or b"").decode("utf-8", errors="replace")
         for name, value in headers
-        if name in HEADERS
+        if name in HEADERS or name in OPTIONAL_HEADERS
     }
 
 
 def truncate_utf8(text: str, limit: int = MAX_RESPONSE_BYTES) -> bytes:
-    """``text`` as UTF-8, cut to at most ``limit`` bytes without splitting a character."""
-    encoded = _utf8(text)
-    if len(encoded) <= limit:
-        return encoded
-    # Dropping the bytes of a character cut in half leaves valid UTF-8.
-    return encoded[:limit].decode("utf-8", errors="ignore").encode("utf-8")
+    """``text`` as UTF-8 in at most ``limit`` bytes, never splitting a character, and
+    ending in ``contracts.text.MARKER`` when it was cut."""
+    return clip_utf8(text, limit)
 
 
 def rfc3339_utc(moment: datetime) -> str:
@@ -158,24 +207,50 @@ def rfc3339_utc(moment: datetime) -> str:
 
 def _report_headers(report: DeadLetterReport) -> list[tuple[str, bytes]]:
     headers = [
-        (REASON, _utf8(report.reason)),
+        (REASON, _short(report.reason)),
         (CODE, _optional_int(report.code)),
         (HTTP_STATUS, _optional_int(report.http_status)),
-        (MESSAGE, _utf8(" ".join(report.message.split()))),
-        (RESPONSE, truncate_utf8(report.response)),
+        (MESSAGE, clip_utf8(" ".join(report.message.split()), MAX_MESSAGE_BYTES)),
+        (RESPONSE, clip_utf8(report.response, MAX_RESPONSE_BYTES)),
         (ATTEMPTS, str(report.attempts).encode()),
         (FIRST_FAILED_AT, rfc3339_utc(report.first_failed_at).encode()),
         (FAILED_AT, rfc3339_utc(report.failed_at).encode()),
-        (SOURCE_TOPIC, _utf8(report.source_topic)),
+        (SOURCE_TOPIC, _short(report.source_topic)),
         (SOURCE_PARTITION, str(report.source_partition).encode()),
         (SOURCE_OFFSET, str(report.source_offset).encode()),
         (SOURCE_TIMESTAMP, _optional_int(report.source_timestamp_ms)),
-        (CONSUMER_GROUP, _utf8(report.consumer_group)),
-        (VERSION, _utf8(report.version)),
+        (CONSUMER_GROUP, _short(report.consumer_group)),
+        (VERSION, _short(report.version)),
     ]
     if report.traceparent is not None:
-        headers.append((TRACEPARENT, _utf8(report.traceparent)))
+        headers.append((TRACEPARENT, _short(report.traceparent)))
+    if report.traceback:
+        # The end of a traceback says where it failed; its start is the event loop.
+        tail = report.traceback[-MAX_TRACEBACK_BYTES:]
+        headers.append((TRACEBACK, clip_utf8(tail, MAX_TRACEBACK_BYTES)))
+    if report.value_omitted is not None:
+        headers.append((VALUE_OMITTED, str(report.value_omitted).encode()))
+    if report.key_omitted is not None:
+        headers.append((KEY_OMITTED, str(report.key_omitted).encode()))
+    if report.headers_omitted is not None:
+        headers.append((HEADERS_OMITTED, str(report.headers_omitted).encode()))
     return headers
+
+
+def _sendable_name(name: str) -> str:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:  # the client's lenient read keeps a bad name's bytes as escapes
+            raw = name.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            return name.encode("utf-8", errors="backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", errors="backslashreplace")
+    return name
+
+
+def _short(text: str) -> bytes:
+    return clip_utf8(text, MAX_SHORT_BYTES)
 
 
 def _is_replaced(name: str, replaced: set[str]) -> bool:
@@ -185,8 +260,3 @@ def _is_replaced(name: str, replaced: set[str]) -> bool:
 
 def _optional_int(value: int | None) -> bytes:
     return b"" if value is None else str(value).encode()
-
-
-def _utf8(text: str) -> bytes:
-    # "replace": a lone surrogate (from a lossy decode upstream) must not fail the dead letter.
-    return text.encode("utf-8", errors="replace")

@@ -25,7 +25,9 @@ from pydantic import (
     field_validator,
 )
 
+from contracts.json_text import why_not_json
 from contracts.noojee import NO_CHANGE
+from contracts.text import clip
 
 EVENT_TYPE: Final = "lead-change/v1"
 SYSTEM_PREFIX: Final = "nj"
@@ -38,6 +40,19 @@ _RFC3339 = re.compile(
 _NO_OFFSET = "Input should have a UTC offset (Z or +hh:mm)"
 PHONE_PATTERN: Final = r"^(?:<No Change>|\+?[0-9 ()./-]*[0-9][0-9 ()./-]*)$"
 _PHONE = re.compile(PHONE_PATTERN)
+MAX_PROBLEMS: Final = 10
+"""Problems an ``InvalidEvent`` names; the rest are counted (a bad event may have thousands)."""
+MAX_PROBLEM_CHARS: Final = 300
+"""Characters per problem: a message may quote a value, and a value may be megabytes."""
+
+
+def phone_key(name: str) -> str:
+    """What makes two phone field names the same field: the PBX ignores case.
+
+    The one normalisation of phone names: validation, the request builder and
+    coalescing all compare names through it, so they never disagree.
+    """
+    return name.lower()
 
 
 def _rfc3339(value: Any) -> Any:
@@ -138,7 +153,7 @@ class LeadChange(BaseModel):
     @classmethod
     def _one_spelling(cls, phones: dict[str, str] | None) -> Any:
         # A phone name matches the configured one ignoring case; two spellings would race.
-        if phones and len({name.lower() for name in phones}) < len(phones):
+        if phones and len({phone_key(name) for name in phones}) < len(phones):
             raise ValueError("a phone field is named twice (names ignore case)")
         return phones
 
@@ -148,8 +163,8 @@ class LeadChange(BaseModel):
         # Both would become one body key: which value wins must not be left to chance.
         phones = info.data.get("phones")
         if fields and phones:
-            given = {name.lower() for name in phones}
-            clash = sorted(name for name in fields if name.lower() in given)
+            given = {phone_key(name) for name in phones}
+            clash = sorted(name for name in fields if phone_key(name) in given)
             if clash:
                 raise ValueError(f"{', '.join(clash)} also given in phones")
         return fields
@@ -166,13 +181,21 @@ class LeadChange(BaseModel):
 class InvalidEvent(Exception):
     """The record is not a valid ``lead-change/v1`` event.
 
-    ``str()`` is one line naming every bad field; ``errors`` holds the same as
+    ``str()`` is one line naming the bad fields; ``errors`` holds every problem as
     ``(field path, message)`` pairs, the path empty when the whole record is bad.
+    Each problem is clipped to ``MAX_PROBLEM_CHARS``, and ``str()`` names the first
+    ``MAX_PROBLEMS`` and counts the rest, so its length is bounded whatever the record.
     """
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(_line(path, message) for path, message in errors))
+        self.errors = [
+            (clip(path, MAX_PROBLEM_CHARS // 2), clip(message, MAX_PROBLEM_CHARS))
+            for path, message in errors
+        ]
+        lines = [_line(path, message) for path, message in self.errors[:MAX_PROBLEMS]]
+        if len(self.errors) > MAX_PROBLEMS:
+            lines.append(f"and {len(self.errors) - MAX_PROBLEMS} more problems")
+        super().__init__("; ".join(lines))
 
 
 def parse_lead_change(raw: bytes) -> LeadChange:
@@ -208,11 +231,7 @@ def _describe(error: ValidationError, raw: bytes | None) -> list[tuple[str, str]
 
 
 def _undecodable(raw: bytes, message: str) -> str:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8: invalid byte at offset {exc.start}"
-    return f"not JSON: {message.removeprefix('Invalid JSON: ')}"
+    return why_not_json(raw, message)
 
 
 def _json_kind(value: object) -> str:

@@ -7,6 +7,7 @@ for them verbatim.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -17,6 +18,18 @@ NO_CHANGE = "<No Change>"
 """Keeps a field's current value in the dialler (angle brackets included)."""
 
 UPDATE_LEAD_FAST_PATH = "/servicemanager/rest/CampaignAPI/updateLeadFast"
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps`` with these options builds a new encoder on every call: one serves all."""
+
+
+def encode_body(body: Mapping[str, str | int]) -> bytes:
+    """The JSON body as sent: compact, UTF-8.
+
+    Raises ``UnicodeEncodeError`` for text no UTF-8 encoder can send (a lone
+    surrogate), which the request builder turns into a ``RequestError``.
+    """
+    return _ENCODER.encode(body if type(body) is dict else dict(body)).encode()
 
 
 class NoojeeCode(IntEnum):
@@ -65,3 +78,9 @@ class UpdateLeadFast:
     lead_id: str
     query: Mapping[str, str]
     body: Mapping[str, str | int]
+    payload: bytes = b""
+    """``body`` as it goes on the wire (``encode_body``); encoded here when not given."""
+
+    def __post_init__(self) -> None:
+        if not self.payload:
+            object.__setattr__(self, "payload", encode_body(self.body))

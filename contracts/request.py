@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from contracts.events import SYSTEM_PREFIX, LeadChange
-from contracts.noojee import NO_CHANGE, UpdateLeadFast
+from contracts.events import SYSTEM_PREFIX, LeadChange, phone_key
+from contracts.noojee import NO_CHANGE, UpdateLeadFast, encode_body
+from contracts.text import clip
 
 _CAMPAIGN_IDS: Final = (
     # (query parameter, event's campaign key, the setting that provides a default)
@@ -22,8 +23,17 @@ _CAMPAIGN_IDS: Final = (
 )
 
 
+MAX_MESSAGE_CHARS: Final = 1000
+
+
 class RequestError(Exception):
-    """The event is valid on its own but cannot become a call with this configuration."""
+    """The event is valid on its own but cannot become a call with this configuration.
+
+    The message is clipped: it quotes names from the event, which may be long.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(clip(message, MAX_MESSAGE_CHARS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +70,14 @@ def build_update_lead_fast(event: LeadChange, defaults: RequestDefaults) -> Upda
     phone_names = _add_phones(body, event, defaults.phone_fields)
     if event.fields:
         _add_fields(body, event, phone_names)
-    return UpdateLeadFast(lead_id=event.lead_id, query=query, body=body)
+    try:
+        payload = encode_body(body)
+    except UnicodeEncodeError as exc:
+        raise RequestError(
+            f"lead {event.lead_id!r} holds text that is not valid Unicode (a lone surrogate "
+            f"at character {exc.start} of the body), which cannot be sent"
+        ) from None
+    return UpdateLeadFast(lead_id=event.lead_id, query=query, body=body, payload=payload)
 
 
 def callback_date(when: datetime, timezone: ZoneInfo) -> str:
@@ -92,27 +109,26 @@ def _query(event: LeadChange, defaults: RequestDefaults) -> dict[str, str]:
 def _add_phones(
     body: dict[str, str | int], event: LeadChange, configured: tuple[str, ...]
 ) -> set[str]:
-    """Adds every phone field to ``body``; returns their names, lower-cased."""
-    spelling = {name.lower(): name for name in configured}
+    """Adds every phone field to ``body``; returns their names as ``phone_key`` gives them."""
+    spelling = {phone_key(name): name for name in configured}
     for name in configured:
         body[name] = NO_CHANGE
     if event.phones:
         for name, number in event.phones.items():
             # "firstphone" means the configured "FirstPhone", not a second field; names
             # the configuration does not know are sent as given.
-            body[spelling.setdefault(name.lower(), name)] = number
+            body[spelling.setdefault(phone_key(name), name)] = number
     return set(spelling)
 
 
 def _add_fields(body: dict[str, str | int], event: LeadChange, phone_names: set[str]) -> None:
     for name, value in (event.fields or {}).items():
-        folded = name.lower()
-        if folded.startswith(SYSTEM_PREFIX):
+        if name[: len(SYSTEM_PREFIX)].lower() == SYSTEM_PREFIX:
             raise RequestError(
                 f"field {name!r} of lead {event.lead_id!r} uses the {SYSTEM_PREFIX!r} prefix "
                 "of the PBX's system fields"
             )
-        if folded in phone_names:
+        if phone_key(name) in phone_names:
             raise RequestError(
                 f"field {name!r} of lead {event.lead_id!r} is a phone field: send it in 'phones'"
             )

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.producer import message_accumulator
+from aiokafka.producer import producer as producer_module
+from aiokafka.record import default_records
 from aiokafka.structs import ConsumerRecord
 
 Header = tuple[str, bytes]
@@ -127,3 +131,27 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+class RawHeaderName(bytes):
+    """A header name produced as these very bytes, which need not be UTF-8: what clients
+    that take header names as bytes can send, and aiokafka's producer cannot."""
+
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:
+        return bytes(self)
+
+
+@contextmanager
+def raw_header_names() -> Iterator[None]:
+    """Producers started inside write ``RawHeaderName`` names as they are (aiokafka's
+    Python batch builder writes ``name.encode()``; its C builder insists on ``str``)."""
+    saved = message_accumulator.DefaultRecordBatchBuilder, producer_module.DefaultRecordBatchBuilder
+    builder = default_records._DefaultRecordBatchBuilderPy
+    message_accumulator.DefaultRecordBatchBuilder = builder
+    producer_module.DefaultRecordBatchBuilder = builder
+    try:
+        yield
+    finally:
+        message_accumulator.DefaultRecordBatchBuilder, producer_module.DefaultRecordBatchBuilder = (
+            saved
+        )

@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from consumer.health import probe_readiness
 from consumer.kafka import STOP_TIMEOUT_S, connection_options, stop_bounded
+from consumer.kafka_errors import KAFKA_ERRORS
 from consumer.outcomes import Fatal, Unavailable
 from consumer.service import EXIT_CONFIG, build_client
 from consumer.settings import Settings, SettingsError, load_settings
@@ -52,6 +56,49 @@ async def check_kafka(settings: Settings) -> list[str]:
         )
         if topic not in topics
     ]
+
+
+async def topic_size_warnings(settings: Settings) -> list[str]:
+    """A dead-letter topic that takes smaller records than the source topic: a dead letter
+    is its record plus headers, so some would be written without their value."""
+    admin = AIOKafkaAdminClient(**connection_options(settings), request_timeout_ms=10_000)
+    topics = (settings.source_topic, settings.dead_letter_topic)
+    try:
+        await asyncio.wait_for(admin.start(), timeout=KAFKA_TIMEOUT_S)
+        answers = await asyncio.wait_for(
+            admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+            ),
+            timeout=KAFKA_TIMEOUT_S,
+        )
+    except KAFKA_ERRORS:
+        return []  # reachability is check_kafka's to report
+    finally:
+        await asyncio.wait_for(admin.close(), timeout=STOP_TIMEOUT_S)
+    sizes = max_message_bytes(answers)
+    source, dlq = sizes.get(settings.source_topic), sizes.get(settings.dead_letter_topic)
+    if source is None or dlq is None or dlq >= source:
+        return []
+    return [
+        f"the dead-letter topic {settings.dead_letter_topic!r} takes records up to {dlq} "
+        f"bytes (max.message.bytes), the source topic {settings.source_topic!r} up to "
+        f"{source}: a dead letter of a large event would be written without its value. "
+        f"Raise {settings.dead_letter_topic}'s max.message.bytes to at least {source + 16384}"
+    ]
+
+
+def max_message_bytes(answers: Sequence[Any]) -> dict[str, int]:
+    """Topic -> ``max.message.bytes`` from DescribeConfigs answers (where the broker said)."""
+    sizes: dict[str, int] = {}
+    for answer in answers:
+        for resource in answer.resources:
+            error_code, _, _, name, entries = resource[:5]
+            if error_code:
+                continue
+            for entry in entries:
+                if entry[0] == "max.message.bytes" and str(entry[1]).isdigit():
+                    sizes[name] = int(entry[1])
+    return sizes
 
 
 async def check_pbx(settings: Settings) -> list[str]:
@@ -93,6 +140,11 @@ async def run_checks(settings: Settings) -> list[str]:
     return kafka + pbx + service
 
 
+def warn(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"leadsync check: warning: {warning}", file=sys.stderr)
+
+
 def handle(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
@@ -100,6 +152,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"leadsync: bad configuration:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
     problems = asyncio.run(run_checks(settings))
+    if not problems:
+        warn(asyncio.run(topic_size_warnings(settings)))
     for problem in problems:
         print(f"leadsync check: {problem}", file=sys.stderr)
     if problems:

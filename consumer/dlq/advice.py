@@ -118,6 +118,12 @@ ADVICE: dict[str, Advice] = {
         "Read leadsync.dlq.response; fix the URL, proxy or event it points at.",
         True,
     ),
+    DeadLetterReason.INTERNAL_ERROR: Advice(
+        "leadsync itself failed while handling the event: a bug, which the "
+        "leadsync.dlq.traceback header locates. The event may be fine.",
+        "Report the traceback; once a fixed version runs, replay the event.",
+        True,
+    ),
 }
 
 _HTTP_STATUS = Advice(

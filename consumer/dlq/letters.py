@@ -61,6 +61,9 @@ class DeadLetter:
     replay_count: int
     """Replays of this event before it failed this time (0: it failed as the CRM sent it)."""
     origin_offset: int | None
+    omitted: tuple[str, ...] = ()
+    """What the dead letter had to go without (``value``, ``key``, ``headers``): it was too
+    large for the dead-letter topic, so it cannot be replayed as it stands."""
 
     @property
     def position(self) -> str:
@@ -99,6 +102,15 @@ def dead_letter_of(
         lead_id=lead_of(key, value),
         replay_count=header_int(headers, REPLAY_COUNT) or 0,
         origin_offset=header_int(headers, REPLAY_ORIGIN_OFFSET),
+        omitted=tuple(
+            part
+            for part, header in (
+                ("value", dl.VALUE_OMITTED),
+                ("key", dl.KEY_OMITTED),
+                ("headers", dl.HEADERS_OMITTED),
+            )
+            if header in found
+        ),
     )
 
 

@@ -4,6 +4,8 @@ Checks run in this order and the first that applies is the reason reported:
 
 1. ``other_topic``      dead-lettered from another source topic than LEADSYNC_SOURCE_TOPIC
 2. ``unknown_source``   the headers do not say where the event was read
+   ``incomplete``       the dead letter went without its value (or key, or headers):
+                        too large for the dead-letter topic; replay the original by hand
 3. ``already_replayed`` the source topic holds a replay of this very dead letter
 4. ``max_replays``      the event was replayed ``--max-replays`` times already (``--force``)
 5. ``superseded``       the lead has a newer live event (``--include-superseded``)
@@ -28,6 +30,7 @@ from consumer.dlq.supersede import SourceIndex, describe_newer
 class Skip(StrEnum):
     OTHER_TOPIC = "other_topic"
     UNKNOWN_SOURCE = "unknown_source"
+    INCOMPLETE = "incomplete"
     ALREADY_REPLAYED = "already_replayed"
     MAX_REPLAYS = "max_replays"
     SUPERSEDED = "superseded"
@@ -84,6 +87,14 @@ def _decide(
         )
     if source is None or letter.logical_offset is None:
         return Decision(letter, Skip.UNKNOWN_SOURCE, "no leadsync.source.* headers")
+    if letter.omitted:
+        return Decision(
+            letter,
+            Skip.INCOMPLETE,
+            f"written without its {' and '.join(letter.omitted)} (too large for the "
+            f"dead-letter topic): the original is {source.topic}[{source.partition}]"
+            f"@{source.offset}, while retention keeps it",
+        )
     if (letter.partition, letter.offset) in index.replayed:
         return Decision(letter, Skip.ALREADY_REPLAYED, f"a replay of it is in {topic}")
     if letter.replay_count >= options.max_replays and not options.force:

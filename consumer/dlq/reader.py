@@ -17,6 +17,7 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from consumer import lenient_records
 from consumer.dlq.filters import Selection
 from consumer.dlq.letters import DeadLetter, dead_letter_of
 from consumer.dlq.progress import Progress, Silent
@@ -130,6 +131,7 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 async def _started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+    lenient_records.install()  # the source topic may hold a header name that is not UTF-8
     try:
         await asyncio.wait_for(consumer.start(), timeout=START_TIMEOUT_S)
     except BaseException:

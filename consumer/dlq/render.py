@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from consumer.dlq.letters import DeadLetter
 from consumer.dlq.plan import Decision, Skip
+from consumer.redact import redact_text
 from contracts.deadletter import rfc3339_utc
 
 _COLUMNS = (
@@ -25,6 +26,7 @@ MESSAGE_WIDTH = 60
 SKIP_MEANING: dict[Skip, str] = {
     Skip.OTHER_TOPIC: "dead-lettered from another source topic",
     Skip.UNKNOWN_SOURCE: "no source headers, so no safe place to replay to",
+    Skip.INCOMPLETE: "written without its value (too large): replay the original by hand",
     Skip.ALREADY_REPLAYED: "a replay of it is already in the source topic",
     Skip.MAX_REPLAYS: "replayed --max-replays times already; --force replays again",
     Skip.SUPERSEDED: "the lead has a newer event; --include-superseded replays anyway",
@@ -184,4 +186,7 @@ def header_text(value: bytes | None) -> str:
 
 
 def headers_json(headers: Iterable[tuple[str, bytes | None]]) -> list[list[str]]:
-    return [[name, header_text(value)] for name, value in headers]
+    """Every header as text; ``apiKey=…`` in any of them is masked. The service redacts
+    the PBX's answers before it writes them, but a dead letter from an older version, or
+    a CRM header, may still carry a URL with the key."""
+    return [[name, redact_text(header_text(value), "")] for name, value in headers]

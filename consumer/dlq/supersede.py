@@ -48,11 +48,14 @@ class SourceIndex:
         """Per source partition, the first offset the scan must read."""
         for letter in letters:
             origin = letter.logical_offset
-            if letter.source is None or origin is None or letter.lead_id is None:
+            if letter.source is None or origin is None:
                 continue
             partition = letter.source.partition
-            self._leads.setdefault(partition, set()).add(letter.lead_id)
+            # Every letter's range is scanned, also one without a lead (no key, a value
+            # that is not JSON): its earlier replays must be found there too.
             self.starts[partition] = min(self.starts.get(partition, origin + 1), origin + 1)
+            if letter.lead_id is not None:
+                self._leads.setdefault(partition, set()).add(letter.lead_id)
         self.first_seen: dict[int, int] = {}
         """Per partition, the first offset the scan actually found (retention may have cut)."""
         self.newest: dict[tuple[int, str], Newest] = {}

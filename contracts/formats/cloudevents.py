@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from contracts import json_text
 from contracts.events import InvalidEvent, LeadChange
 
 SPEC_VERSION: Final = "1.0"
@@ -159,11 +159,9 @@ def _same(key: str, given: Any, attribute: Any) -> bool:
 
 def _json_data(raw: bytes, where: str) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))  # json.loads(bytes) would also guess UTF-16/32
-    except UnicodeDecodeError as exc:
-        raise InvalidEvent([(where, f"the data is not UTF-8 (byte {exc.start})")]) from None
-    except ValueError as exc:
-        raise InvalidEvent([(where, f"the data is not JSON: {exc}")]) from None
+        return json_text.parse(raw)
+    except json_text.NotJson as exc:
+        raise InvalidEvent([(where, f"the data is {exc}")]) from None
 
 
 def _media_type(content_type: str) -> str:

@@ -50,6 +50,8 @@ def change_of(document: Any) -> dict[str, Any] | None:
 def decode_change(change: Mapping[str, Any], mapping: DebeziumMapping) -> LeadChange | Skip:
     """The lead change one Debezium change event asks for, ``Skip``, or ``InvalidEvent``."""
     op = change.get("op")
+    if not isinstance(op, str):
+        raise InvalidEvent([("op", f"should be a one-letter string, found {_kind(op)}")])
     if op == "t":
         return Skip("table truncated (op=t): a truncate names no lead")
     if op == "m":
@@ -108,8 +110,13 @@ def _image(change: Mapping[str, Any], side: str) -> dict[str, Any]:
 def _check_table(source: Mapping[str, Any], mapping: DebeziumMapping) -> None:
     if mapping.table is None:
         return
-    table, qualified = source.get("table"), f"{source.get('schema')}.{source.get('table')}"
-    if mapping.table not in {table, qualified}:
+    table, schema = source.get("table"), source.get("schema")
+    if not isinstance(table, str):
+        raise InvalidEvent([("source.table", f"should name a table, found {_kind(table)}")])
+    if not isinstance(schema, str | None):
+        raise InvalidEvent([("source.schema", f"should name a schema, found {_kind(schema)}")])
+    qualified = f"{schema}.{table}"
+    if mapping.table not in (table, qualified):
         raise InvalidEvent(
             [
                 (
@@ -122,8 +129,8 @@ def _check_table(source: Mapping[str, Any], mapping: DebeziumMapping) -> None:
 
 def _identity(source: Mapping[str, Any], op: str, lead_id: str) -> dict[str, Any]:
     """``event_id`` and ``occurred_at``: same record, same id (redeliveries stay recognisable)."""
-    millis = integer(source.get("ts_ms"))
-    micros = integer(source.get("ts_us"))
+    millis = _timestamp(source, "ts_ms")
+    micros = _timestamp(source, "ts_us")
     if micros is None:
         micros = None if millis is None else millis * 1000
     if micros is None:
@@ -140,6 +147,23 @@ def _identity(source: Mapping[str, Any], op: str, lead_id: str) -> dict[str, Any
     except OverflowError:
         raise InvalidEvent([("source.ts_ms", f"{millis} is out of range")]) from None
     return {"event_id": event_id, "occurred_at": occurred_at}
+
+
+def _timestamp(source: Mapping[str, Any], key: str) -> int | None:
+    try:
+        return integer(source.get(key))
+    except ValueError as exc:
+        raise InvalidEvent([(f"source.{key}", str(exc))]) from None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _validated(data: dict[str, Any], mapping: DebeziumMapping, side: str) -> LeadChange:

@@ -18,12 +18,12 @@ what was found, so a dead letter explains itself.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from contracts import json_text
 from contracts.events import InvalidEvent, LeadChange, parse_lead_change
 from contracts.formats import cloudevents
 from contracts.formats.debezium import Skip, change_of, decode_change
@@ -33,6 +33,8 @@ FORMATS: Final = frozenset({"auto", "native", "cloudevents", "debezium"})
 _MARKERS: Final = (b'"specversion"', b'"payload"', b'"op"')
 _UNPARSED: Final[Any] = object()
 _TOMBSTONE: Final = Skip("tombstone (no value): nothing to apply")
+MAX_BYTES: Final = 1 << 20
+"""Default bound on a record's value (``LEADSYNC_MAX_EVENT_BYTES``): Kafka's own default."""
 
 
 class RecordFormat(StrEnum):
@@ -59,8 +61,12 @@ class DecoderConfig:
     cloudevents_types: frozenset[str] = field(default_factory=lambda: frozenset({"lead.changed"}))
     mapping: DebeziumMapping | None = None
     """``None``: Debezium records are dead-lettered, saying the mapping file is missing."""
+    max_bytes: int = MAX_BYTES
+    """A longer value is dead-lettered unread: parsing costs time and memory in its size."""
 
     def __post_init__(self) -> None:
+        if self.max_bytes < 1:
+            raise ValueError(f"the largest event must be at least 1 byte, not {self.max_bytes}")
         if self.input_format not in FORMATS:
             raise ValueError(f"input format {self.input_format!r}: one of {', '.join(FORMATS)}")
         if self.input_format == "debezium" and self.mapping is None:
@@ -73,6 +79,16 @@ def decode_record(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]], config: DecoderConfig
 ) -> LeadChange | Skip:
     """The lead change a record asks for, a ``Skip``, or ``InvalidEvent`` saying why not."""
+    if value is not None and len(value) > config.max_bytes:
+        raise InvalidEvent(
+            [
+                (
+                    "value",
+                    f"{len(value)} bytes, over the limit of {config.max_bytes} "
+                    "(LEADSYNC_MAX_EVENT_BYTES); not read",
+                )
+            ]
+        )
     mode = config.input_format
     if mode == "native":
         if value is None:
@@ -196,18 +212,16 @@ def _header_fields(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str
 def _loads(value: bytes) -> Any:
     """The parsed value, or ``_UNPARSED`` when it is not JSON (the decoder then says why)."""
     try:
-        return json.loads(value.decode("utf-8"))  # UTF-8 only, as parse_lead_change reads it
-    except ValueError:  # UnicodeDecodeError included
+        return json_text.parse(value)
+    except json_text.NotJson:
         return _UNPARSED
 
 
 def _parse(value: bytes) -> Any:
     try:
-        return json.loads(value.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidEvent([("", f"not UTF-8: invalid byte at offset {exc.start}")]) from None
-    except ValueError as exc:
-        raise InvalidEvent([("", f"not JSON: {exc}")]) from None
+        return json_text.parse(value)
+    except json_text.NotJson as exc:
+        raise InvalidEvent([("", str(exc))]) from None
 
 
 def _expected(expected: str, value: bytes | None, document: Any) -> InvalidEvent:
@@ -219,11 +233,12 @@ def _found(value: bytes | None, document: Any) -> str:
         return "a record with no value (a tombstone)"
     if document is _UNPARSED:
         try:
-            document = json.loads(value.decode("utf-8"))
-        except UnicodeDecodeError:
-            return "bytes that are not UTF-8"
-        except ValueError:
-            return "text that is not JSON"
+            document = json_text.parse(value)
+        except json_text.NotJson as exc:
+            why = str(exc)
+            if why.startswith("not UTF-8"):
+                return "bytes that are not UTF-8"
+            return "text that is not JSON" if why.startswith("not JSON:") else why
     if isinstance(document, dict):
         if "specversion" in document:
             return "a CloudEvent (it has specversion)"

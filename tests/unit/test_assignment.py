@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.assignment import Assignment, Work
-from contracts.events import EXAMPLE_EVENT, LeadChange
+from consumer.deadletters import Failure
 from tests.telemetry_helpers import record as consumer_record
 
 TP = TopicPartition("lead-changes", 3)
@@ -93,6 +94,8 @@ def test_a_drain_admits_exactly_the_offsets_at_or_below_the_highest_begun(
 
 def test_work_carries_the_record_offset() -> None:
     record = consumer_record(offset=17, partition=TP.partition, topic=TP.topic)
-    work = Work(Assignment(TP), record, LeadChange.from_dict(EXAMPLE_EVENT))
+    work = Work(Assignment(TP), record, failure=Failure("INVALID_EVENT", "not JSON"))
     assert work.offset == 17
     assert isinstance(work.offset, int)
+    with pytest.raises(ValueError, match="offset 17 became no event"):
+        _ = work.event

@@ -114,3 +114,15 @@ def test_grouping_keeps_every_disposition_change_and_the_final_state(
     for c in calls:
         applied.update(c.fields or {})
     assert applied == final
+
+
+def test_phone_names_merge_ignoring_case_as_the_request_builder_reads_them() -> None:
+    # Issue 14, item 5: the builder maps "firstphone" onto the configured FirstPhone; the
+    # merge compared names exactly, so a later "<No Change>" under another spelling
+    # overwrote the number: the call sent "<No Change>" and the number was lost.
+    first = event(1, phones={"firstphone": "0399990000"})
+    later = event(2, phones={"FirstPhone": NO_CHANGE, "SecondPhone": "0311112222"})
+    merged = merge([first, later])
+    assert merged.phones == {"firstphone": "0399990000", "SecondPhone": "0311112222"}
+    again = merge([later, event(3, phones={"FIRSTPHONE": "0400000000"})])
+    assert again.phones == {"FIRSTPHONE": "0400000000", "SecondPhone": "0311112222"}

@@ -19,6 +19,7 @@ from contracts.deadletter import (
     truncate_utf8,
 )
 from contracts.noojee import NoojeeCode
+from contracts.text import MARKER
 
 REPORT = DeadLetterReport(
     reason=NoojeeCode.COULDNT_FIND_THE_LEAD.name,
@@ -113,11 +114,11 @@ def test_message_forced_to_one_line() -> None:
     assert headers[dl.MESSAGE] == b"Lead not found. Create it, then replay."
 
 
-def test_response_truncated_on_a_character_boundary() -> None:
-    body = "ab" + "€" * 2000  # 2 + 3 * 2000 bytes: byte 4096 is the middle of a '€'
+def test_response_truncated_on_a_character_boundary_with_a_marker() -> None:
+    body = "ab" + "€" * 2000  # 2 + 3 * 2000 bytes: the cut falls in the middle of a '€'
     value = dict(dead_letter_headers([], report(response=body)))[dl.RESPONSE]
     assert len(value) == 4094
-    assert value.decode("utf-8") == "ab" + "€" * 1364
+    assert value.decode("utf-8") == "ab" + "€" * 1359 + MARKER
 
 
 def test_response_at_the_limit_is_untouched() -> None:
@@ -152,13 +153,17 @@ def test_reasons_are_their_own_names() -> None:
 @given(st.text(), st.integers(min_value=0, max_value=5000))
 def test_truncation_never_exceeds_the_limit(text: str, limit: int) -> None:
     cut = truncate_utf8(text, limit)
-    assert len(cut) <= limit
-    decoded = cut.decode("utf-8")  # valid UTF-8, or this raises
+    marker = MARKER.encode()
+    assert len(cut) <= max(limit, len(marker))
+    cut.decode("utf-8")  # valid UTF-8, or this raises
     encoded = text.encode("utf-8", errors="replace")
-    assert encoded.startswith(cut)
-    # only a partial character is dropped
-    assert len(encoded) <= limit or limit - len(cut) < 4
-    assert len(decoded) <= len(text)
+    if len(encoded) <= limit:
+        assert cut == encoded
+    else:  # a prefix, then the marker; only a partial character is dropped
+        assert cut.endswith(marker)
+        kept = cut[: -len(marker)]
+        assert encoded.startswith(kept)
+        assert limit - len(marker) - len(kept) < 4 or len(kept) == 0
 
 
 @given(st.text(max_size=300), st.lists(st.tuples(st.text(max_size=30), st.binary(max_size=10))))
@@ -170,3 +175,37 @@ def test_headers_are_utf8_and_single_line(message: str, original: list[tuple[str
     assert b"\n" not in ours[dl.MESSAGE]
     assert b"\r" not in ours[dl.MESSAGE]
     assert len(ours[dl.RESPONSE]) <= MAX_RESPONSE_BYTES
+
+
+@given(
+    st.text(min_size=0, max_size=20_000),
+    st.text(max_size=20_000),
+    st.text(max_size=20_000),
+    st.text(max_size=2000),
+)
+def test_the_headers_leadsync_adds_stay_within_16_kib_whatever_they_quote(
+    message: str, response: str, traceback: str, name: str
+) -> None:
+    huge = dataclasses.replace(
+        report(message=message, response=response),
+        reason=name * 10,
+        source_topic=name,
+        consumer_group=name,
+        version=name,
+        traceparent=name,
+        traceback=traceback * 3,
+        value_omitted=10**12,
+        key_omitted=10**12,
+        headers_omitted=10**6,
+    )
+    headers = dead_letter_headers([("x-crm", b"kept as it came" * 1000)], huge)
+    assert dl.added_headers_size(headers) <= dl.MAX_HEADERS_BYTES
+    assert ("x-crm", b"kept as it came" * 1000) in headers
+    for _, value in headers:
+        value.decode("utf-8")  # every value is valid UTF-8, cut or not
+
+
+def test_a_header_name_that_is_not_utf8_travels_escaped() -> None:
+    escaped = b"\xff\xfeid".decode("utf-8", "surrogateescape")
+    headers = dead_letter_headers([(escaped, b"1"), ("\ud800x", b"2")], REPORT)
+    assert headers[:2] == [("\\xff\\xfeid", b"1"), ("\\ud800x", b"2")]

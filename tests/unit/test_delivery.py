@@ -33,7 +33,7 @@ EXC = Retry("EXCEPTION", "The PBX failed internally.", code=103, http_status=500
 UNAVAILABLE = Unavailable("CONNECT_FAILED", "Connection refused.")
 
 
-def send_request() -> UpdateLeadFast:
+def send_request(grow: bool = True) -> UpdateLeadFast:
     return REQUEST
 
 
@@ -259,6 +259,7 @@ async def test_an_outage_before_the_first_failure_does_not_extend_the_deadline()
 
     script = [UNAVAILABLE] * 3 + [EXC] * 1000
     sender = ScriptedSender(script, two_seconds_per_failure)
+    breaker.unavailable(False, "another event found the PBX gone")  # every call is a probe
     outcome = await delivery(sender, monotonic=mono, breaker=breaker).deliver(
         send_request, asyncio.Event()
     )
@@ -271,14 +272,16 @@ async def test_an_outage_before_the_first_failure_does_not_extend_the_deadline()
 async def test_unavailable_opens_the_breaker_and_the_next_call_is_the_probe() -> None:
     breaker = Breaker(probe_interval_s=0.0)
     observer = Observer()
-    sender = ScriptedSender([UNAVAILABLE, Applied()])
+    sender = ScriptedSender([UNAVAILABLE, UNAVAILABLE, Applied()])
     outcome = await delivery(sender, observer=observer, breaker=breaker).deliver(
         send_request, asyncio.Event()
     )
-    assert outcome == Delivered(attempts=2)
-    assert breaker.probes == 1
+    assert outcome == Delivered(attempts=3)
+    assert breaker.probes == 2
     assert breaker.state is BreakerState.CLOSED  # the probe's answer closed it
-    assert observer.scheduled == []  # the breaker, not a backoff, spaces outage calls
+    # The first, a call like any other, spends budget (it may fail for this event
+    # alone); the probe's does not: the breaker, not a backoff, spaces outage calls.
+    assert [attempt for _, attempt, _ in observer.scheduled] == [1]
 
 
 async def test_a_streak_of_read_timeouts_opens_the_breaker() -> None:
@@ -377,7 +380,7 @@ async def test_prepare_returning_none_sends_nothing_and_frees_the_slot() -> None
     sending = delivery(sender)
     held: list[int] = []
 
-    def prepare() -> UpdateLeadFast | None:
+    def prepare(grow: bool) -> UpdateLeadFast | None:
         held.append(sending.throttle.in_use)  # asked once the slot is ours
         return None
 
@@ -396,9 +399,18 @@ async def test_prepare_is_asked_before_every_attempt_and_its_request_is_sent() -
     )
     requests = iter([REQUEST, merged, None])
     sender = ScriptedSender([EXC, EXC, Applied()])
-    outcome = await delivery(sender).deliver(lambda: next(requests), asyncio.Event())
+    grows: list[bool] = []
+
+    def prepare(grow: bool) -> UpdateLeadFast | None:
+        grows.append(grow)
+        return next(requests)
+
+    outcome = await delivery(sender).deliver(prepare, asyncio.Event())
     assert outcome is None
     assert sender.calls == [REQUEST, merged]
+    # Only before the first failure may others join: later, they would inherit a budget
+    # this event already spent.
+    assert grows == [True, False, False]
 
 
 async def test_overload_retry_calls_on_overload() -> None:
@@ -439,3 +451,43 @@ async def test_retry_after_beyond_the_deadline_gives_up_at_once() -> None:
     assert outcome.reason == DeadLetterReason.RETRIES_EXHAUSTED
     assert outcome.http_status == 429
     assert len(sender.calls) == 1
+
+
+class OthersAnswered(Breaker):
+    """Other events' calls keep getting answers: whenever this event comes back to the
+    breaker, another call has closed it again, a second later on the injected clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(probe_interval_s=0.0)
+        self._fake = clock
+        self.openings = 0
+
+    def unavailable(self, probe: bool, reason: str) -> None:
+        self.openings += not self.is_open
+        super().unavailable(probe, reason)
+
+    async def admit(self, stop: asyncio.Event | None = None) -> bool | None:
+        self._fake.now += 1.0
+        if self.is_open:
+            self.answered(False)
+        return await super().admit(stop)
+
+
+async def test_unavailable_for_one_event_alone_spends_its_budget() -> None:
+    # Issue 14, item 4: a 502 for this event's calls only, while other events get
+    # answers, is no outage. It used to loop forever (its lane never ended, its
+    # partition's commit stuck there, the breaker flapped); now it ends.
+    mono = Clock(100.0)
+    breaker = OthersAnswered(mono)
+    bad_gateway = Unavailable("HTTP_502", "Bad gateway.", http_status=502, body="<html>")
+    sender = ScriptedSender([bad_gateway] * 1000)
+    outcome = await delivery(sender, monotonic=mono, breaker=breaker).deliver(
+        send_request, asyncio.Event()
+    )
+    assert isinstance(outcome, Undeliverable)
+    assert outcome.reason == DeadLetterReason.RETRIES_EXHAUSTED
+    assert outcome.http_status == 502
+    assert "HTTP_502" in outcome.message
+    # One second per attempt on the clock: the 5 s deadline allows about five.
+    assert 4 <= outcome.attempts <= 7
+    assert breaker.openings == outcome.attempts

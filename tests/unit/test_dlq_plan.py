@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -279,3 +280,26 @@ def test_replaying_in_any_batches_ends_with_each_leads_newest_event_and_then_not
         assert all(final[lead] <= newest[lead] for lead in final)
     assert applied_state(source) == newest
     assert all(d.skip is not None for d in source.plan())
+
+
+def test_a_dead_letter_without_a_lead_is_replayed_once_however_often_replay_runs() -> None:
+    # Issue 14, item 7: no key and a value that is not JSON name no lead, and the scan
+    # for earlier replays used to skip such letters: every `dlq replay --all` sent them
+    # again, and the runbook tells operators to rerun an interrupted replay.
+    source = Source()
+    source.partitions[0] = [(b"CRM outbox row 17 {not json", [])]
+    source.fail(0, 0)
+    assert source.letters[0].lead_id is None
+    first = source.plan()
+    assert skips(first) == {"0:0": None}
+    source.replay(first)
+    assert [d.skip for d in source.plan()] == [Skip.ALREADY_REPLAYED]
+
+
+def test_a_dead_letter_written_without_its_value_is_not_replayed() -> None:
+    omitted = dataclasses.replace(report(0, 5), value_omitted=2_000_000)
+    letter = dead_letter_of(0, 0, b"A", None, dead_letter_headers([], omitted))
+    assert letter.omitted == ("value",)
+    decisions = plan([letter], SourceIndex([letter], set()), {}, ReplayOptions(), TOPIC)
+    assert skips(decisions) == {"0:0": Skip.INCOMPLETE}
+    assert "lead-changes[0]@5" in decisions[0].why

@@ -15,6 +15,7 @@ from consumer.dlq.render import (
     SKIP_MEANING,
     ListWriter,
     decision_line,
+    headers_json,
     list_header,
     list_row,
     replay_json,
@@ -189,3 +190,12 @@ def test_the_replays_column_shows_the_count_the_dead_letter_carries() -> None:
     column = list_header().index("REPLAYS")
     assert list_row(again)[column:].split()[0] == "2"
     assert list_row(letter())[column:].split()[0] == "0"
+
+
+def test_headers_shown_never_carry_an_api_key() -> None:
+    # A dead letter from before the service redacted PBX answers (or a CRM header) may
+    # hold a URL with the key: `dlq show` and `dlq list --json` mask it.
+    page = b"<html>404 for /updateLeadFast?fCampaignId=1&apiKey=s3cret-key&x=1</html>"
+    shown = dict(headers_json([("leadsync.dlq.response", page)]))
+    assert "s3cret-key" not in shown["leadsync.dlq.response"]
+    assert "apiKey=REDACTED&x=1" in shown["leadsync.dlq.response"]

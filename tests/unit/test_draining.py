@@ -15,7 +15,9 @@ from consumer.draining import HANDOVER_S, Drainer, drained, fences
 from consumer.kafka import HEARTBEAT_INTERVAL_MS
 from consumer.lanes import Lanes
 from consumer.offsets import OffsetTracker
+from consumer.preparing import Ready
 from contracts.events import EXAMPLE_EVENT, LeadChange
+from contracts.noojee import UpdateLeadFast
 from tests.telemetry_helpers import record as consumer_record
 
 TP = TopicPartition("lead-changes", 0)
@@ -98,11 +100,13 @@ class World:
         self.begun: list[int] = []
         self.committed: list[dict[TopicPartition, int]] = []
         self.lanes: Lanes[Work] = Lanes(self._process)
+        self.breaker = Breaker()
+        self.cancelled: list[int] = []
         self.drainer = Drainer(
             owned=self.owned,
             tracker=self.tracker,
             lanes=self.lanes,
-            breaker=Breaker(),
+            breaker=self.breaker,
             commit=self._commit,
             timeout_s=30,
             failed=lambda: False,
@@ -111,7 +115,8 @@ class World:
         for offset, lead in enumerate(self.LEADS):
             self.tracker.started(TP, offset)
             event = LeadChange.from_dict({**EXAMPLE_EVENT, "lead_id": lead})
-            self.lanes.submit(lead, Work(self.assignment, record(offset), event))
+            request = UpdateLeadFast(lead, {}, {"njExternalLeadId": lead})
+            self.lanes.submit(lead, Work(self.assignment, record(offset), Ready(event, request)))
 
     async def _process(self, work: Work) -> None:
         assignment, offset = work.assignment, work.offset
@@ -125,6 +130,9 @@ class World:
             self.begun.append(offset)
             await self.answer[offset].wait()
             self.tracker.done(TP, offset)
+        except asyncio.CancelledError:
+            self.cancelled.append(offset)
+            raise
         finally:
             assignment.sending -= 1
 
@@ -202,3 +210,26 @@ async def test_a_rebalance_during_a_shutdown_drain_fences_it() -> None:
     assert sorted(world.begun) == [0, 1, 4]
     assert world.committed == [{TP: 2}]  # committed once, by whichever finished first
     assert world.owned == {}
+
+
+async def test_an_open_breaker_fences_the_drain_but_calls_on_the_wire_finish() -> None:
+    # Issue 14: a streak of read timeouts opens the breaker while the PBX is only slow.
+    # A drain that then abandoned the calls on the wire let the next owner send the
+    # same leads while the PBX still worked on them: overlap, and reordering.
+    world = World(leads_group=True)
+    await world.on_the_wire(0, 1, 4)
+    for _ in range(world.breaker.timeout_streak):
+        world.breaker.timed_out(False)
+    assert world.breaker.is_open
+    release = asyncio.create_task(world.drainer.release([world.assignment]))
+    await asyncio.sleep(0.1)
+    assert not release.done()  # three calls are still on the wire
+    world.slot[2].set()
+    world.slot[3].set()
+    await settle()
+    for offset in (0, 1, 4):
+        world.answer[offset].set()
+    await asyncio.wait_for(release, timeout=5)
+    assert world.cancelled == []  # nothing on the wire was cut off
+    assert sorted(world.begun) == [0, 1, 4]  # nothing new began once the breaker opened
+    assert world.committed == [{TP: 2}]
