@@ -189,7 +189,7 @@ async def rate_bound(mode: Mode, workdir: Path) -> ScenarioResult:
         f" last {rate} admissions that lets a call in only a second after the {rate}th"
         " before it. Counted at the far end a window can hold one more, the stated"
         " burst: a call's way to the PBX takes longer or shorter from one call to the"
-        f" next (consumer/rate_limit.py). AsyncLimiter({rate}, 1) starts with a full bucket"
+        f" next (consumer/limits/rate_limit.py). AsyncLimiter({rate}, 1) starts with a full bucket"
         f" and let {base_worst} through in its busiest second." + caveats(leadsync=ours)
     )
     return result

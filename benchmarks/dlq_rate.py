@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
-from consumer.broker import embedded_broker
+from consumer.sandbox.broker import embedded_broker
 from contracts.deadletter import DeadLetterReport, dead_letter_headers
 from tests.kafka_helpers import create_topics
 

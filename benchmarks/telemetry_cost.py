@@ -1,7 +1,7 @@
 """Scenario 8: what exporting traces and metrics costs, on scenario 3's CPU-bound load.
 
 Telemetry on is the service configured by the standard ``OTEL_*`` variables
-(``consumer.otel_env``) to export traces and metrics over OTLP/HTTP to a
+(``consumer.observability.otel_env``) to export traces and metrics over OTLP/HTTP to a
 collector this benchmark runs: a small aiohttp server that answers every export
 and counts what it received, so the figures prove the export happened. Off is
 the default: no tracing, metrics only for the Prometheus ``/metrics`` endpoint.

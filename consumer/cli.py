@@ -17,7 +17,7 @@ COMMAND_MODULES = (
     "consumer.commands.check",
     "consumer.commands.schema",
     "consumer.commands.dlq",
-    "consumer.simulator_cli",
+    "consumer.commands.simulate",
 )
 
 

@@ -20,22 +20,22 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumer.applying import Applier
-from consumer.assignment import Assignment, Work, names
-from consumer.deadletters import DeadLetterWriter
-from consumer.delivery import Delivery
-from consumer.draining import HANDOVER_S, Drainer
-from consumer.flow import FlowControl
-from consumer.freeze import FreezeWatch
-from consumer.health import readiness
-from consumer.internal_errors import InternalErrors
-from consumer.kafka import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
-from consumer.lanes import Lanes
-from consumer.offsets import OffsetTracker
-from consumer.preparing import Ready, RecordPreparer
-from consumer.progress import Progress
+from consumer.deadletters.writer import DeadLetterWriter
+from consumer.delivery.attempts import Delivery
+from consumer.delivery.internal_errors import InternalErrors
+from consumer.delivery.lanes import Lanes
+from consumer.delivery.worker import Applier
+from consumer.intake.backpressure import FlowControl
+from consumer.intake.kafka_clients import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
+from consumer.intake.offsets import OffsetTracker
+from consumer.intake.preparing import Ready, RecordPreparer
+from consumer.observability.counts import Progress
+from consumer.observability.health import readiness
+from consumer.observability.telemetry import Telemetry
+from consumer.ownership.freeze_watch import FreezeWatch
+from consumer.ownership.handover import HANDOVER_S, Drainer
+from consumer.ownership.partitions import Assignment, Work, names
 from consumer.settings import Settings
-from consumer.telemetry import Telemetry
 from contracts.formats import DecoderConfig, Skip
 from contracts.request import RequestDefaults
 
@@ -58,7 +58,7 @@ class Pipeline:
         leads_group: Callable[[], bool] = lambda: False,
     ) -> None:
         """``leads_group``: whether this member computed the group's current assignment
-        (``consumer.leadership``); a revoke at the leader may finish what it began."""
+        (``consumer.ownership.leadership``); a revoke at the leader may finish what it began."""
         self.settings = settings
         self._consumer = consumer
         self._delivery = delivery

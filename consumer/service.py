@@ -2,7 +2,7 @@
 
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 the PBX refused the API key,
 4 Kafka unreachable at start, 5 a run of events failed inside leadsync (a bug:
-``consumer.internal_errors``), 1 anything else unexpected. A second
+``consumer.delivery.internal_errors``), 1 anything else unexpected. A second
 SIGTERM/SIGINT exits at once with 128 + the signal number.
 """
 
@@ -17,19 +17,24 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiokafka.errors import KafkaError
 
-from consumer.adaptive import AdaptiveConcurrency
-from consumer.assignor import assignors
-from consumer.delivery import AttemptObserver, CredentialsRefused, Delivery, Observers
-from consumer.health import HealthServer
-from consumer.internal_errors import InternalErrorLimit
-from consumer.kafka import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
-from consumer.leadership import Leadership
-from consumer.noojee import NoojeeClient
+from consumer.delivery.attempts import AttemptObserver, CredentialsRefused, Delivery, Observers
+from consumer.delivery.client import NoojeeClient
+from consumer.delivery.internal_errors import InternalErrorLimit
+from consumer.delivery.retry import RetryPolicy
+from consumer.intake.kafka_clients import (
+    STOP_TIMEOUT_S,
+    build_consumer,
+    build_producer,
+    stop_bounded,
+)
+from consumer.limits.adaptive import AdaptiveConcurrency
+from consumer.limits.throttle import Throttle
+from consumer.observability.health import HealthServer
+from consumer.observability.telemetry import Telemetry
+from consumer.ownership.leadership import Leadership
+from consumer.ownership.slot_assignor import assignors
 from consumer.pipeline import Pipeline
-from consumer.retry import RetryPolicy
 from consumer.settings import Settings, SettingsError
-from consumer.telemetry import Telemetry
-from consumer.throttle import Throttle
 from contracts.formats import DecoderConfig, MappingError, load_mapping
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from consumer.broker import EmbeddedBroker, start_broker
+from consumer.sandbox.broker import EmbeddedBroker, start_broker
 
 
 @pytest.fixture(scope="session")

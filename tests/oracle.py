@@ -22,7 +22,7 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
-from consumer.simulator_state import SimulatorState
+from consumer.sandbox.simulator.state import SimulatorState
 
 
 @dataclass

@@ -16,8 +16,8 @@ from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from consumer.otel_env import prometheus_reader
-from consumer.telemetry import Telemetry
+from consumer.observability.otel_env import prometheus_reader
+from consumer.observability.telemetry import Telemetry
 
 TOPIC = "lead-changes"
 GROUP = "leadsync-test"

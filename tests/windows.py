@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from benchmarks.measures import busiest_window
-from consumer.simulator_state import SimulatorState
+from consumer.sandbox.simulator.state import SimulatorState
 
 __all__ = ["busiest_window", "call_starts", "most_per_second"]
 
@@ -17,7 +17,7 @@ def call_starts(state: SimulatorState, leads: Iterable[str]) -> list[float]:
 def most_per_second(rate_limit: int, max_concurrency: int, replicas: int) -> int:
     """The most calls a fleet may start in one second, counted at the PBX.
 
-    consumer/rate_limit.py: a replica admits at most ``ceil(share)`` in a second
+    consumer/limits/rate_limit.py: a replica admits at most ``ceil(share)`` in a second
     where its rate binds, else ``ceil(share) + slots - 1``; the shares' ceilings
     exceed the limit by at most ``replicas - 1``, the slots add up to at most
     ``max_concurrency``,

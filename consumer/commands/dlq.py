@@ -18,14 +18,14 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from consumer.dlq import render
-from consumer.dlq.filters import Selection, parse_moment, parse_position
-from consumer.dlq.letters import DeadLetter
-from consumer.dlq.plan import ReplayOptions
-from consumer.dlq.progress import Meter
-from consumer.dlq.reader import DlqError, fetch_one, read_letters
-from consumer.dlq.replay import replay
-from consumer.dlq.show import Shown, show_json, show_text
+from consumer.deadletters.tools import render
+from consumer.deadletters.tools.filters import Selection, parse_moment, parse_position
+from consumer.deadletters.tools.letters import DeadLetter
+from consumer.deadletters.tools.plan import ReplayOptions
+from consumer.deadletters.tools.progress import Meter
+from consumer.deadletters.tools.reader import DlqError, fetch_one, read_letters
+from consumer.deadletters.tools.replay import replay
+from consumer.deadletters.tools.show import Shown, show_json, show_text
 from consumer.service import EXIT_CONFIG
 from consumer.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 

@@ -8,7 +8,7 @@ import gc
 import sys
 from typing import Any
 
-from consumer.logs import configure_logging
+from consumer.observability.logs import configure_logging
 from consumer.service import EXIT_CONFIG, run_service
 from consumer.settings import SettingsError, load_settings
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.broker import EmbeddedBroker
+from consumer.sandbox.broker import EmbeddedBroker
 from consumer.settings import ENV_PREFIX
 from tests.deploy.manifests import dockerfile_instruction
 from tests.kafka_helpers import create_topics, unique_topic

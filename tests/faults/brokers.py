@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from consumer.broker import EmbeddedBroker, free_port, tansu_binary
+from consumer.sandbox.broker import EmbeddedBroker, free_port, tansu_binary
 
 REFUSE_EVERYTHING = {"type": "object", "properties": {"value": False}}
 """A schema no record satisfies (``required`` alone would let JSON arrays and numbers by)."""

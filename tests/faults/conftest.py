@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 import pytest
 
-from consumer.broker import EmbeddedBroker, start_broker
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.broker import EmbeddedBroker, start_broker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from tests.faults.harness import Fleet, Load, Stage, lead_events
 from tests.kafka_helpers import Outgoing, create_topics, unique_topic
 from tests.oracle import seq_of

@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from consumer.simulator_state import AppliedUpdate, Call
+from consumer.sandbox.simulator.state import AppliedUpdate, Call
 
 Event = tuple[str, str]
 """(lead id, Seq): one produced event."""

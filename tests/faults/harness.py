@@ -20,8 +20,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from consumer.sandbox.simulator.server import Simulator
 from consumer.settings import Settings, load_settings
-from consumer.simulator import Simulator
 from tests.faults.figures import Event, Place
 from tests.kafka_helpers import (
     Outgoing,

@@ -25,9 +25,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from consumer.broker import EmbeddedBroker, start_broker
-from consumer.simulator import Simulator, run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.broker import EmbeddedBroker, start_broker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import Simulator, run_simulator
 from tests.faults.harness import Fleet, Load, judge, lead_events, until_applied, until_committed
 from tests.kafka_helpers import create_topics, unique_topic
 from tests.service_helpers import service_settings

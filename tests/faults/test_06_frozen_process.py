@@ -92,7 +92,7 @@ async def test_process_frozen_past_session_timeout_applies_and_commits_nothing_i
 
     takeover = figures(stopped, lost, silent_until=thawed)
     # When the frozen process led the group, the survivor hears of the rebalance as a
-    # follower and fences its own partitions too (consumer/draining.py): it may send
+    # follower and fences its own partitions too (consumer/ownership/handover.py): it may send
     # again what it finished above their first unfinished event. Bounded, as for a
     # kill, by its calls on the wire and what it finished above the commit read at
     # the freeze (its commits only advanced after), until its reassignment.

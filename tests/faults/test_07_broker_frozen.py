@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from consumer.broker import EmbeddedBroker
+from consumer.sandbox.broker import EmbeddedBroker
 from tests.faults.conftest import MakeStage
 from tests.faults.harness import until_applied
 

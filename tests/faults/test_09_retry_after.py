@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from consumer.simulator import Simulator
+from consumer.sandbox.simulator.server import Simulator
 from tests.faults.conftest import MakeStage
 from tests.faults.figures import retry_gaps
 from tests.faults.harness import until_applied

@@ -9,8 +9,8 @@ from typing import Any, Protocol
 import aiohttp
 import pytest
 
-from consumer.simulator import Simulator, run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import Simulator, run_simulator
 
 SIM_API_KEY = "sim-test-key-7f3a9c"
 """The key every simulator from the ``simulator`` fixture expects."""

@@ -21,11 +21,11 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from consumer.adaptive import AdaptiveConcurrency
-from consumer.noojee import NoojeeClient
-from consumer.outcomes import Applied, Retry
-from consumer.simulator import Simulator
-from consumer.throttle import Throttle
+from consumer.delivery.client import NoojeeClient
+from consumer.delivery.outcomes import Applied, Retry
+from consumer.limits.adaptive import AdaptiveConcurrency
+from consumer.limits.throttle import Throttle
+from consumer.sandbox.simulator.server import Simulator
 from contracts.noojee import UpdateLeadFast
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from consumer.broker import EmbeddedBroker
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from contracts.noojee import NO_CHANGE
 from tests.kafka_helpers import Outgoing, create_topics, event_record, produce, unique_topic
 from tests.service_helpers import running_service, service_settings, wait_until

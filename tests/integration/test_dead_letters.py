@@ -6,10 +6,10 @@ import json
 import secrets
 from datetime import datetime
 
-from consumer.broker import EmbeddedBroker
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from consumer.service import service_version
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
 from contracts import deadletter as h
 from contracts.deadletter import parse_dead_letter_headers
 from tests.kafka_helpers import (

@@ -16,20 +16,20 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumer.broker import EmbeddedBroker
 from consumer.commands import dlq
-from consumer.dlq.letters import (
+from consumer.deadletters.tools.letters import (
     REPLAY_AT,
     REPLAY_COUNT,
     REPLAY_DLQ_OFFSET,
     REPLAY_DLQ_PARTITION,
     REPLAY_ORIGIN_OFFSET,
 )
-from consumer.dlq.plan import Skip
-from consumer.dlq.render import SKIP_MEANING
+from consumer.deadletters.tools.plan import Skip
+from consumer.deadletters.tools.render import SKIP_MEANING
 from consumer.pipeline import Pipeline
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.server import Simulator
 from consumer.settings import Settings
-from consumer.simulator import Simulator
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 from tests.kafka_helpers import (
     Outgoing,

@@ -13,9 +13,9 @@ from contextlib import AsyncExitStack
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumer.assignor import assignors
-from consumer.broker import EmbeddedBroker
-from consumer.fleet_plan import Grant
+from consumer.ownership.fleet_plan import Grant
+from consumer.ownership.slot_assignor import assignors
+from consumer.sandbox.broker import EmbeddedBroker
 from tests.kafka_helpers import create_topics, unique_topic
 from tests.service_helpers import wait_until
 

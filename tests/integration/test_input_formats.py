@@ -8,9 +8,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from consumer.broker import EmbeddedBroker
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from contracts.events import LeadChange
 from contracts.formats import DecoderConfig, Skip, decode_record, load_mapping
 from contracts.request import RequestDefaults, build_update_lead_fast

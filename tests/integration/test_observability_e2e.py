@@ -12,13 +12,13 @@ import pytest
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer import tracing
-from consumer.broker import EmbeddedBroker
-from consumer.logs import JsonFormatter
+from consumer.observability import tracing
+from consumer.observability.logs import JsonFormatter
 from consumer.pipeline import Pipeline
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from consumer.service import run_service
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
 from contracts.deadletter import parse_dead_letter_headers
 from tests.kafka_helpers import (
     Outgoing,

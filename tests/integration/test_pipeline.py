@@ -9,9 +9,9 @@ import secrets
 
 import pytest
 
-from consumer.broker import EmbeddedBroker
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from tests.kafka_helpers import (
     Outgoing,
     committed_offsets,

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from consumer.broker import EmbeddedBroker
-from consumer.noojee import CallResult
+from consumer.delivery.client import CallResult
 from consumer.pipeline import Pipeline
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from consumer.service import EXIT_CRASH, EXIT_INTERNAL_ERRORS, run_service
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
 from contracts import deadletter as h
 from contracts.deadletter import parse_dead_letter_headers
 from contracts.noojee import UpdateLeadFast

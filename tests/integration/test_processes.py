@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.broker import EmbeddedBroker
-from consumer.simulator import run_simulator
-from consumer.simulator_config import SimulatorConfig
+from consumer.sandbox.broker import EmbeddedBroker
+from consumer.sandbox.simulator.config import SimulatorConfig
+from consumer.sandbox.simulator.server import run_simulator
 from tests.integration.test_pipeline import lead_events
 from tests.kafka_helpers import committed_offsets, create_topics, produce, unique_topic
 from tests.oracle import applied_histories, verify

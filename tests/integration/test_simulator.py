@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from consumer.simulator_state import SimulatorState
+from consumer.sandbox.simulator.state import SimulatorState
 from contracts.noojee import NO_CHANGE, UPDATE_LEAD_FAST_PATH, NoojeeCode
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 

@@ -21,11 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.adaptive import AdaptiveConcurrency, LimitController, Tuning, pooled, window_of
-from consumer.delivery import AttemptObserver
-from consumer.noojee import CallResult
-from consumer.outcomes import Applied, Outcome, Permanent, Retry, Unavailable
-from consumer.throttle import Throttle
+from consumer.delivery.attempts import AttemptObserver
+from consumer.delivery.client import CallResult
+from consumer.delivery.outcomes import Applied, Outcome, Permanent, Retry, Unavailable
+from consumer.limits.adaptive import AdaptiveConcurrency, LimitController, Tuning, pooled, window_of
+from consumer.limits.throttle import Throttle
 
 OVERLOAD = Retry("TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS", "queued", code=109, overload=True)
 

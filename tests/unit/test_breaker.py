@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from consumer.breaker import Breaker, BreakerState
+from consumer.delivery.breaker import Breaker, BreakerState
 
 
 def state_of(breaker: Breaker) -> BreakerState:

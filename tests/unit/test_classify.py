@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.outcomes import (
+from consumer.delivery.outcomes import (
     _OK_BODIES,
     BODY_LIMIT,
     Applied,
@@ -21,7 +21,7 @@ from consumer.outcomes import (
     classify,
     parse_retry_after,
 )
-from consumer.transport import ConnectFailed, Disconnected, ReadTimedOut
+from consumer.delivery.transport import ConnectFailed, Disconnected, ReadTimedOut
 from contracts.noojee import HTTP_STATUS_OF_CODE, NoojeeCode
 
 NOW = datetime(2026, 11, 26, 10, 15, tzinfo=UTC).timestamp()

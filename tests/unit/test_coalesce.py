@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.coalesce import can_join, group_disposition, merge
+from consumer.delivery.coalesce import can_join, group_disposition, merge
 from contracts.events import LeadChange
 from contracts.noojee import NO_CHANGE
 

@@ -1,4 +1,4 @@
-"""consumer.deadletters: a dead letter too large for its topic goes out smaller, never loops.
+"""consumer.deadletters.writer: a dead letter too large for its topic goes out smaller, never loops.
 
 The producer is a seam here (the real broker's answer is tested in
 tests/integration/test_poison_proof.py): it refuses records over a size.
@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
-from consumer.deadletters import DeadLetterWriter, Failure
+from consumer.deadletters.writer import DeadLetterWriter, Failure
 from contracts import deadletter as dl
 from tests.telemetry_helpers import record
 

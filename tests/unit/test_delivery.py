@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from consumer.breaker import Breaker, BreakerState
-from consumer.delivery import CredentialsRefused, Delivered, Delivery, Undeliverable
-from consumer.noojee import CallResult
-from consumer.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
-from consumer.retry import RetryPolicy
-from consumer.throttle import Throttle
+from consumer.delivery.attempts import CredentialsRefused, Delivered, Delivery, Undeliverable
+from consumer.delivery.breaker import Breaker, BreakerState
+from consumer.delivery.client import CallResult
+from consumer.delivery.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
+from consumer.delivery.retry import RetryPolicy
+from consumer.limits.throttle import Throttle
 from contracts.deadletter import DeadLetterReason
 from contracts.noojee import UpdateLeadFast
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consumer.commands import dlq
-from consumer.dlq.filters import Selection
+from consumer.deadletters.tools.filters import Selection
 from consumer.settings import SettingsError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""consumer.dlq.filters: which dead letters a set of filters selects."""
+"""consumer.deadletters.tools.filters: which dead letters a set of filters selects."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumer.dlq.filters import Selection, parse_moment, parse_position
-from consumer.dlq.letters import DeadLetter, SourcePosition
+from consumer.deadletters.tools.filters import Selection, parse_moment, parse_position
+from consumer.deadletters.tools.letters import DeadLetter, SourcePosition
 
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LETTER = DeadLetter(

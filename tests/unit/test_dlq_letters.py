@@ -1,4 +1,4 @@
-"""consumer.dlq.letters: a dead-letter record read back, and the replay headers."""
+"""consumer.deadletters.tools.letters: a dead-letter record read back, and the replay headers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consumer.dlq.letters import (
+from consumer.deadletters.tools.letters import (
     REPLAY_AT,
     REPLAY_COUNT,
     REPLAY_DLQ_OFFSET,

@@ -1,4 +1,4 @@
-"""consumer.dlq.supersede and consumer.dlq.plan: what a replay does with each dead letter."""
+"""consumer.deadletters.tools: supersede and plan: what a replay does with each dead letter."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.dlq.letters import DeadLetter, Header, dead_letter_of, replay_headers
-from consumer.dlq.plan import Decision, ReplayOptions, Skip, plan
-from consumer.dlq.supersede import SourceIndex
+from consumer.deadletters.tools.letters import DeadLetter, Header, dead_letter_of, replay_headers
+from consumer.deadletters.tools.plan import Decision, ReplayOptions, Skip, plan
+from consumer.deadletters.tools.supersede import SourceIndex
 from contracts.deadletter import DeadLetterReport, dead_letter_headers
 
 TOPIC = "lead-changes"

@@ -1,4 +1,4 @@
-"""consumer.dlq.progress: the bar on a terminal, plain lines elsewhere."""
+"""consumer.deadletters.tools.progress: the bar on a terminal, plain lines elsewhere."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from consumer.dlq.progress import Meter, bar_line, duration, plain_line, rate_and_eta
+from consumer.deadletters.tools.progress import Meter, bar_line, duration, plain_line, rate_and_eta
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""consumer.dlq.render, .show and .advice: what the commands print."""
+"""consumer.deadletters.tools.render, .show and .advice: what the commands print."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consumer.dlq.advice import ADVICE, advice_for
-from consumer.dlq.letters import REPLAY_COUNT, DeadLetter, dead_letter_of
-from consumer.dlq.plan import Decision, Skip
-from consumer.dlq.render import (
+from consumer.deadletters.tools.advice import ADVICE, advice_for
+from consumer.deadletters.tools.letters import REPLAY_COUNT, DeadLetter, dead_letter_of
+from consumer.deadletters.tools.plan import Decision, Skip
+from consumer.deadletters.tools.render import (
     SKIP_MEANING,
     ListWriter,
     decision_line,
@@ -21,7 +21,7 @@ from consumer.dlq.render import (
     replay_json,
     summary_lines,
 )
-from consumer.dlq.show import Shown, show_json, show_text
+from consumer.deadletters.tools.show import Shown, show_json, show_text
 from contracts.deadletter import DeadLetterReason, DeadLetterReport, dead_letter_headers
 from contracts.noojee import NoojeeCode
 

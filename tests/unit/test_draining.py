@@ -9,13 +9,13 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumer.assignment import Assignment, Work
-from consumer.breaker import Breaker
-from consumer.draining import HANDOVER_S, Drainer, drained, fences
-from consumer.kafka import HEARTBEAT_INTERVAL_MS
-from consumer.lanes import Lanes
-from consumer.offsets import OffsetTracker
-from consumer.preparing import Ready
+from consumer.delivery.breaker import Breaker
+from consumer.delivery.lanes import Lanes
+from consumer.intake.kafka_clients import HEARTBEAT_INTERVAL_MS
+from consumer.intake.offsets import OffsetTracker
+from consumer.intake.preparing import Ready
+from consumer.ownership.handover import HANDOVER_S, Drainer, drained, fences
+from consumer.ownership.partitions import Assignment, Work
 from contracts.events import EXAMPLE_EVENT, LeadChange
 from contracts.noojee import UpdateLeadFast
 from tests.telemetry_helpers import record as consumer_record

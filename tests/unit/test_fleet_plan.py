@@ -14,9 +14,9 @@ from aiokafka.coordinator.protocol import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.assignor import assign, assignors, read_grant
-from consumer.fleet_plan import Grant, Share, plan
-from consumer.throttle import Throttle
+from consumer.limits.throttle import Throttle
+from consumer.ownership.fleet_plan import Grant, Share, plan
+from consumer.ownership.slot_assignor import assign, assignors, read_grant
 
 
 def _members(count: int) -> list[str]:

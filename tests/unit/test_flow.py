@@ -9,9 +9,9 @@ from aiokafka import TopicPartition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.assignment import Assignment
-from consumer.flow import FlowControl, FlowDecision, decide, may_take
-from consumer.offsets import PartitionOffsets
+from consumer.intake.backpressure import FlowControl, FlowDecision, decide, may_take
+from consumer.intake.offsets import PartitionOffsets
+from consumer.ownership.partitions import Assignment
 
 P0 = TopicPartition("lead-changes", 0)
 P1 = TopicPartition("lead-changes", 1)

@@ -7,10 +7,15 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.breaker import BreakerState
-from consumer.health import METRICS_CONTENT_TYPE, HealthServer, probe_readiness, readiness
-from consumer.noojee import CallResult
-from consumer.outcomes import Applied
+from consumer.delivery.breaker import BreakerState
+from consumer.delivery.client import CallResult
+from consumer.delivery.outcomes import Applied
+from consumer.observability.health import (
+    METRICS_CONTENT_TYPE,
+    HealthServer,
+    probe_readiness,
+    readiness,
+)
 from tests.telemetry_helpers import recorded
 
 

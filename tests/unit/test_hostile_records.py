@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.deadletters import Failure
-from consumer.preparing import Ready, RecordPreparer
+from consumer.deadletters.writer import Failure
+from consumer.intake.preparing import Ready, RecordPreparer
 from contracts.deadletter import DeadLetterReason
 from contracts.events import EXAMPLE_EVENT, InvalidEvent
 from contracts.formats import DecoderConfig, Skip, decode_record, load_mapping
@@ -169,7 +169,7 @@ def test_a_record_over_the_size_limit_is_not_parsed() -> None:
 
 
 def test_a_header_name_that_is_not_utf8_is_a_verdict_not_a_crash() -> None:
-    # How consumer.lenient_records hands over such a name: its bytes as surrogate escapes.
+    # How consumer.intake.lenient_records hands over such a name: its bytes as surrogate escapes.
     outcome = prepared(
         dumps(EXAMPLE_EVENT), [(b"\xff\xfe".decode("utf-8", "surrogateescape"), b"")]
     )
@@ -183,7 +183,7 @@ def test_an_unforeseen_exception_in_a_decoder_is_named_by_its_type(
     def broken(*args: object) -> None:
         raise KeyError("x" * 10_000)
 
-    monkeypatch.setattr("consumer.preparing.decode_record", broken)
+    monkeypatch.setattr("consumer.intake.preparing.decode_record", broken)
     outcome = prepared(dumps(EXAMPLE_EVENT))
     assert isinstance(outcome, Failure)
     assert outcome.reason == DeadLetterReason.INVALID_EVENT
@@ -197,7 +197,7 @@ def test_an_unforeseen_exception_building_the_call_is_an_invalid_request(
     def broken(*args: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("consumer.preparing.build_update_lead_fast", broken)
+    monkeypatch.setattr("consumer.intake.preparing.build_update_lead_fast", broken)
     outcome = prepared(dumps(EXAMPLE_EVENT))
     assert isinstance(outcome, Failure)
     assert outcome.reason == DeadLetterReason.INVALID_REQUEST

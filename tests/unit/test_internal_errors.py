@@ -1,10 +1,10 @@
-"""consumer.internal_errors: one bad event is a dead letter; a run of them stops the service."""
+"""consumer.delivery.internal_errors: one bad event is a dead letter; a run of them stops."""
 
 from __future__ import annotations
 
 import pytest
 
-from consumer.internal_errors import InternalErrors
+from consumer.delivery.internal_errors import InternalErrors
 
 
 def test_only_a_run_without_a_normal_finish_reaches_the_limit() -> None:

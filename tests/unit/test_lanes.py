@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.lanes import Lanes
+from consumer.delivery.lanes import Lanes
 
 Item = tuple[str, int]
 """(key, sequence number within the key)"""
@@ -266,7 +266,7 @@ async def test_a_failing_item_does_not_strand_the_rest_of_its_lane(
     lanes: Lanes[int] = Lanes(process, on_error=lambda item, exc: errors.append((item, exc)))
     lanes.submit("a", 0)
     lanes.submit("a", 1)
-    with caplog.at_level(logging.ERROR, logger="consumer.lanes"):
+    with caplog.at_level(logging.ERROR, logger="consumer.delivery.lanes"):
         await lanes.wait_idle()
     assert lanes.waiting("a") is None
     assert done == [1]
@@ -287,7 +287,7 @@ async def test_a_failing_item_without_an_error_hook_is_logged_and_the_lane_goes_
     lanes: Lanes[int] = Lanes(process)
     lanes.submit("a", 0)
     lanes.submit("a", 1)
-    with caplog.at_level(logging.ERROR, logger="consumer.lanes"):
+    with caplog.at_level(logging.ERROR, logger="consumer.delivery.lanes"):
         await lanes.wait_idle()
     assert done == [1]
     assert any(record.levelno == logging.ERROR for record in caplog.records)

@@ -8,9 +8,9 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberMetadata,
 )
 
-from consumer.assignor import assignors
-from consumer.fleet_plan import Grant
-from consumer.leadership import Leadership
+from consumer.ownership.fleet_plan import Grant
+from consumer.ownership.leadership import Leadership
+from consumer.ownership.slot_assignor import assignors
 
 
 class _Cluster:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from consumer.logs import JsonFormatter, configure_logging
+from consumer.observability.logs import JsonFormatter, configure_logging
 
 
 def make_record(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from consumer.loop_lag import LoopLag
+from consumer.limits.loop_lag import LoopLag
 
 
 class FakeLoop:

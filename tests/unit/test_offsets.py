@@ -15,7 +15,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from consumer.offsets import OffsetTracker, PartitionOffsets
+from consumer.intake.offsets import OffsetTracker, PartitionOffsets
 
 TP = ("lead-changes", 0)
 OTHER = ("lead-changes", 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.rate_window import SecondWindow
+from consumer.limits.rate_window import SecondWindow
 
 
 def test_the_window_admits_most_then_waits_for_the_oldest_to_be_a_second_old() -> None:

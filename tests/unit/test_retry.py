@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.retry import RetryPolicy, backoff, backoff_ceiling, retry_allowed, retry_deadline
+from consumer.delivery.retry import (
+    RetryPolicy,
+    backoff,
+    backoff_ceiling,
+    retry_allowed,
+    retry_deadline,
+)
 
 POLICY = RetryPolicy(base_s=0.5, cap_s=60.0, deadline_s=900.0)
 

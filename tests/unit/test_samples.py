@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from consumer.samples import (
+from consumer.sandbox.samples import (
     _INVALID_VALUES,
     APPLIED,
     DISPOSITIONS,

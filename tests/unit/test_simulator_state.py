@@ -14,10 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.simulator import FifoGate
-from consumer.simulator_config import ConfigError, SimulatorConfig, apply_update, config_to_json
-from consumer.simulator_state import SimulatorState
-from consumer.simulator_store import LeadStore, response_of
+from consumer.sandbox.simulator.config import (
+    ConfigError,
+    SimulatorConfig,
+    apply_update,
+    config_to_json,
+)
+from consumer.sandbox.simulator.server import FifoGate
+from consumer.sandbox.simulator.state import SimulatorState
+from consumer.sandbox.simulator.store import LeadStore, response_of
 from contracts.noojee import NO_CHANGE, NoojeeCode
 
 KEY = "unit-key-91b2"

@@ -13,12 +13,18 @@ import pytest
 from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.logs import JsonFormatter
-from consumer.noojee import CallResult
-from consumer.otel_env import CONSOLE, OTLP, ExportPlan, TelemetryConfigError, export_plan
-from consumer.outcomes import Applied, Permanent, Retry
+from consumer.delivery.client import CallResult
+from consumer.delivery.outcomes import Applied, Permanent, Retry
+from consumer.observability.logs import JsonFormatter
+from consumer.observability.otel_env import (
+    CONSOLE,
+    OTLP,
+    ExportPlan,
+    TelemetryConfigError,
+    export_plan,
+)
+from consumer.observability.telemetry import Telemetry, TraceContextFilter
 from consumer.settings import Settings, SettingsError
-from consumer.telemetry import Telemetry, TraceContextFilter
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 from tests.telemetry_helpers import record, recorded, strings_in
 

@@ -1,0 +1,162 @@
+"""The aiohttp client for ``updateLeadFast``: one session, one call, one outcome.
+
+It never raises for an HTTP status or a transport failure: every call returns a
+``CallResult`` whose outcome ``classify`` decided. Only cancellation (and using
+the client before ``start()``) raises. The API key is put in the query at the
+moment of sending and nowhere else; what is shown to humans is the redacted URL.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+from pydantic import SecretStr
+from yarl import URL
+
+from consumer.delivery.outcomes import Outcome, classify, with_body_redacted
+from consumer.delivery.redact import API_KEY_PARAM, redact_text, redacted_url
+from consumer.delivery.transport import map_transport_error
+from contracts.noojee import UPDATE_LEAD_FAST_PATH, UpdateLeadFast
+
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+_URL_CACHE_LIMIT = 1024
+"""Distinct campaign queries remembered; a deployment uses a handful."""
+_TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """One call: what it came to, how long it took, and where it went (redacted)."""
+
+    outcome: Outcome
+    http_status: int | None
+    duration_s: float
+    url: str
+
+
+class NoojeeClient:
+    """``updateLeadFast`` over one keep-alive ``aiohttp.ClientSession``.
+
+    Concurrency must be bounded by the caller (the throttle) at or below
+    ``max_connections``: the connect timeout also counts time spent waiting for
+    a pooled connection, and a wait there would read as "PBX unreachable".
+    """
+
+    __slots__ = (
+        "_api_key",
+        "_base_url",
+        "_connect_timeout_s",
+        "_endpoint",
+        "_max_connections",
+        "_request_timeout_s",
+        "_session",
+        "_urls",
+    )
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr,
+        *,
+        request_timeout_s: float,
+        connect_timeout_s: float,
+        max_connections: int,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._request_timeout_s = request_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._max_connections = max_connections
+        self._endpoint = URL(self._base_url + UPDATE_LEAD_FAST_PATH)
+        self._session: aiohttp.ClientSession | None = None
+        # query items -> (URL to send, with the key; URL to show, redacted)
+        self._urls: dict[tuple[tuple[str, str], ...], tuple[URL, str]] = {}
+
+    def __repr__(self) -> str:
+        shown = redacted_url(self._base_url, UPDATE_LEAD_FAST_PATH, {})
+        return (
+            f"NoojeeClient({shown!r}, request_timeout_s={self._request_timeout_s}, "
+            f"connect_timeout_s={self._connect_timeout_s}, "
+            f"max_connections={self._max_connections})"
+        )
+
+    async def start(self) -> None:
+        if self._session is not None:
+            return
+        timeout = aiohttp.ClientTimeout(
+            # No total: it would count the wait for a pooled connection too. The
+            # read timeout bounds the PBX's answer and must exceed its 60 s queue.
+            total=None,
+            connect=self._connect_timeout_s,
+            sock_connect=self._connect_timeout_s,
+            sock_read=self._request_timeout_s,
+        )
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers=_JSON_HEADERS,
+            raise_for_status=False,
+        )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def update_lead_fast(self, request: UpdateLeadFast) -> CallResult:
+        """Send one update; every HTTP status and transport failure becomes an outcome."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("NoojeeClient.start() was not awaited")
+        target, shown = self._url_for(request)
+        payload = request.payload
+        status: int | None = None
+        started = time.perf_counter()
+        try:
+            async with session.post(target, data=payload, allow_redirects=False) as response:
+                status = response.status
+                body = await response.read()
+                retry_after = response.headers.get("Retry-After")
+        except _TRANSPORT_ERRORS as exc:
+            outcome = classify(status, None, map_transport_error(exc, url=shown))
+        else:
+            outcome = with_body_redacted(
+                classify(status, body, retry_after=retry_after), self._redact
+            )
+        return CallResult(outcome, status, time.perf_counter() - started, shown)
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self._api_key.get_secret_value())
+
+    def _url_for(self, request: UpdateLeadFast) -> tuple[URL, str]:
+        key = tuple(request.query.items())
+        cached = self._urls.get(key)
+        if cached is None:
+            if len(self._urls) >= _URL_CACHE_LIMIT:
+                self._urls.clear()
+            query = dict(key)
+            # A stray apiKey in the request must not override (or duplicate) ours.
+            for name in [name for name in query if name.lower() == API_KEY_PARAM.lower()]:
+                del query[name]
+            shown = redacted_url(self._base_url, UPDATE_LEAD_FAST_PATH, query)
+            query[API_KEY_PARAM] = self._api_key.get_secret_value()
+            cached = (self._endpoint.with_query(query), shown)
+            self._urls[key] = cached
+        return cached

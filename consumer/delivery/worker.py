@@ -1,0 +1,248 @@
+"""Applying one lane item: merge what waits behind it, send, then mark done or dead-letter.
+
+Each item ends in exactly one of three ways: applied (offsets done), dead-lettered
+(offsets done once the broker acknowledged the dead letter), or abandoned
+(offsets left unfinished for the partition's next owner). An exception leadsync
+did not foresee is the third kind of dead letter, ``INTERNAL_ERROR``, never an
+end of the service, unless it repeats for event after event
+(``consumer.delivery.internal_errors``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from aiokafka.structs import ConsumerRecord
+from opentelemetry.trace import Span
+
+from consumer.deadletters.writer import DeadLetterWriter, Failure
+from consumer.delivery.attempts import CredentialsRefused, Delivered, Delivery, Undeliverable
+from consumer.delivery.coalesce import can_join, merge
+from consumer.delivery.internal_errors import InternalErrors
+from consumer.delivery.lanes import Lanes
+from consumer.intake.preparing import describe
+from consumer.observability.counts import Progress
+from consumer.observability.telemetry import Telemetry
+from consumer.ownership.partitions import Assignment, Work
+from contracts.deadletter import DeadLetterReason
+from contracts.noojee import UpdateLeadFast
+from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Applier:
+    delivery: Delivery
+    dead_letters: DeadLetterWriter
+    defaults: RequestDefaults
+    progress: Progress
+    done: Callable[[Assignment, int], None]
+    fail: Callable[[BaseException], None]
+    coalesce: bool
+    telemetry: Telemetry
+    internal_errors: InternalErrors
+    lanes: Lanes[Work] | None = None
+    """Where waiting items are taken from to coalesce (set once the lanes exist)."""
+
+    async def process(self, work: Work) -> None:
+        if not work.assignment.may_begin(work.offset):
+            return  # left unfinished for the partition's next owner
+        ready = work.ready
+        # The span covers every attempt, every wait and the dead letter.
+        with self.telemetry.event_span(
+            work.record,
+            event_id=ready.event.event_id if ready else None,
+            lead_id=ready.event.lead_id if ready else None,
+        ) as span:
+            group = [work]
+            try:
+                if work.failure is not None:
+                    await self._set_aside(work, work.failure)
+                else:
+                    await self._apply(group, span)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one event's bug must not stop the sync
+                await self._internal_error(group, exc, span)
+
+    async def _apply(self, group: list[Work], span: Span) -> None:
+        assignment = group[0].assignment
+        begun = False
+        merged: tuple[int, UpdateLeadFast] | None = None
+
+        def prepare(grow: bool) -> UpdateLeadFast | None:
+            nonlocal begun, merged
+            if grow and self.coalesce and assignment.taking:
+                self._absorb(group)
+            if not assignment.begin(group[-1].offset):
+                return None
+            if not begun:  # from the first call on the wire until the item is settled
+                begun = True
+                assignment.sending += 1
+            if len(group) == 1:
+                return group[0].ready.request if group[0].ready else None
+            if merged is None or merged[0] != len(group):
+                merged = (len(group), self._merged_request(group))
+            return merged[1]
+
+        try:
+            await self._deliver(group, prepare, span)
+        finally:
+            if begun:
+                assignment.sending -= 1
+
+    async def _deliver(
+        self, group: list[Work], prepare: Callable[[bool], UpdateLeadFast | None], span: Span
+    ) -> None:
+        assignment = group[0].assignment
+        try:
+            result = await self.delivery.deliver(prepare, assignment.stop)
+        except CredentialsRefused as exc:
+            self.fail(exc)
+            return
+        if isinstance(result, Delivered):
+            self.internal_errors.finished()
+            self.progress.applied += len(group)
+            self.progress.coalesced += len(group) - 1
+            self.telemetry.event_applied()
+            for item in group[1:]:
+                with self._merged_span(item, span):
+                    self.telemetry.event_applied()
+            for item in group:
+                self.done(assignment, item.offset)
+        elif isinstance(result, Undeliverable):
+            self.internal_errors.finished()
+            # Merged events fail together but are set aside one by one, so each can
+            # be inspected and replayed on its own.
+            await self._dead_letter_all(group, _failure_of(result), span)
+
+    def _merged_request(self, group: list[Work]) -> UpdateLeadFast:
+        """The call for ``group`` merged; items it cannot carry go back to the lane.
+
+        Each event alone became a call at intake, so the head alone always does; a
+        merge that cannot (a field of one clashes with a phone of another) gives back
+        its latest items until it can, so no valid event fails for another's sake.
+        """
+        waiting = self.lanes.waiting(group[0].event.lead_id) if self.lanes else None
+        while len(group) > 1:
+            try:
+                return build_update_lead_fast(merge([w.event for w in group]), self.defaults)
+            except RequestError:
+                item = group.pop()
+                if waiting is not None:
+                    waiting.appendleft(item)
+        ready = group[0].ready
+        assert ready is not None  # only ready items are merged
+        return ready.request
+
+    def _merged_span(self, item: Work, carrier: Span) -> AbstractContextManager[Span]:
+        """The span of an event that rode on ``carrier``'s call (its own trace)."""
+        return self.telemetry.event_span(
+            item.record,
+            event_id=item.event.event_id,
+            lead_id=item.event.lead_id,
+            coalesced_into=carrier,
+        )
+
+    def _absorb(self, group: list[Work]) -> None:
+        """Move the lane's waiting items that may merge into ``group`` (in order)."""
+        if self.lanes is None:
+            return
+        waiting = self.lanes.waiting(group[0].event.lead_id)
+        events = [w.event for w in group]
+        while waiting and waiting[0].assignment is group[0].assignment:
+            candidate = waiting[0]
+            if candidate.ready is None or not can_join(events, candidate.event):
+                break
+            group.append(waiting.popleft())
+            events.append(candidate.event)
+
+    async def _internal_error(self, group: Sequence[Work], exc: Exception, span: Span) -> None:
+        """Dead-letter the items of a failed group as ``INTERNAL_ERROR``, or stop the service
+        after a run of them."""
+        first = group[0].record
+        log.error(
+            "internal error handling %s[%d]@%d: %s",
+            first.topic,
+            first.partition,
+            first.offset,
+            describe(exc),
+            exc_info=exc,
+        )
+        if self.internal_errors.failed():
+            self.fail(self.internal_errors.limit_error(describe(exc)))
+            return
+        failure = Failure(
+            DeadLetterReason.INTERNAL_ERROR,
+            f"leadsync failed while handling this event ({describe(exc)}). This is a bug in "
+            "leadsync, not necessarily in the event: report it with the "
+            "leadsync.dlq.traceback header; replay the event once it is fixed.",
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        await self._dead_letter_all(group, failure, span)
+
+    async def _dead_letter_all(self, group: Sequence[Work], failure: Failure, span: Span) -> None:
+        assignment = group[0].assignment
+        if not assignment.begin(group[-1].offset):
+            return
+        with assignment.in_progress():
+            await self.dead_letter(assignment, group[0].record, failure)
+            for item in group[1:]:
+                with self._merged_span(item, span):
+                    await self.dead_letter(assignment, item.record, failure)
+
+    async def _set_aside(self, work: Work, failure: Failure) -> None:
+        """Dead-letter a record that never became a call (intake's verdict)."""
+        assignment = work.assignment
+        if not assignment.begin(work.offset):
+            return
+        with assignment.in_progress():
+            await self.dead_letter(assignment, work.record, failure)
+        self.internal_errors.finished()
+
+    async def dead_letter(
+        self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
+    ) -> None:
+        """Write the dead letter with the current span's trace context (call it inside one)."""
+        report = self.dead_letters.report(
+            record, failure, traceparent=self.telemetry.current_traceparent()
+        )
+        if not await self.dead_letters.write(record, report, assignment.stop):
+            return
+        self.progress.dead_lettered[failure.reason] += 1
+        self.telemetry.event_dead_lettered(failure.reason, failure.message)
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            failure.reason,
+            failure.message,
+            extra={
+                "lead_key": (record.key or b"")[:200].decode("utf-8", "replace"),
+                "reason": failure.reason,
+                "source_topic": record.topic,
+                "source_partition": record.partition,
+                "source_offset": record.offset,
+            },
+        )
+        self.done(assignment, record.offset)
+
+
+def _failure_of(result: Undeliverable) -> Failure:
+    return Failure(
+        reason=result.reason,
+        message=result.message,
+        code=result.code,
+        http_status=result.http_status,
+        response=result.body,
+        attempts=result.attempts,
+        first_failed_at=result.first_failed_at,
+        failed_at=result.failed_at,
+    )

@@ -1,0 +1,132 @@
+"""Kafka clients built from settings, with the safe options this service needs.
+
+aiokafka's defaults are wrong for us (auto-commit, latest offset reset), and its
+``commit()``/``stop()`` can block for a whole broker outage; every call here is
+bounded by a timeout of our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+from consumer.intake import lenient_records
+from consumer.settings import PBX_QUEUE_LIMIT_S, SecurityProtocol, Settings
+
+log = logging.getLogger(__name__)
+
+COMMIT_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+MAX_POLL_RECORDS = 500
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 1_000
+"""How soon a member hears of a rebalance; a new owner waits this out (``ownership.handover``)."""
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """Bootstrap and security options shared by consumer, producer and admin client."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol.value,
+        "client_id": "leadsync",
+    }
+    if settings.kafka_security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        password = settings.kafka_sasl_password
+        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    return options
+
+
+def build_consumer(
+    settings: Settings,
+    assignors: tuple[type[AbstractPartitionAssignor], ...] = (RoundRobinPartitionAssignor,),
+) -> AIOKafkaConsumer:
+    """``assignors``: the partition assignment strategies offered, preferred first."""
+    lenient_records.install()  # a header name that is not UTF-8 must not stop the consumer
+    drain_and_call_ms = int((settings.drain_timeout_s + PBX_QUEUE_LIMIT_S) * 1000)
+    return AIOKafkaConsumer(
+        **connection_options(settings),
+        group_id=settings.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        # A revoke drains calls the PBX may hold for a minute; the group must wait.
+        rebalance_timeout_ms=drain_and_call_ms,
+        max_poll_interval_ms=max(300_000, drain_and_call_ms + 60_000),
+        max_poll_records=MAX_POLL_RECORDS,
+        partition_assignment_strategy=assignors,
+    )
+
+
+def build_producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **connection_options(settings),
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        # Dead letters carry the original value, which may be as large as the
+        # source topic allows; the broker still has the last word, and a dead letter
+        # over either limit is written without its value (consumer.deadletters.writer).
+        max_request_size=settings.dlq_max_message_bytes,
+        request_timeout_ms=30_000,
+    )
+
+
+async def commit_bounded(
+    consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int], timeout_s: float
+) -> bool:
+    """Commit explicit offsets; False (logged) instead of raising or hanging."""
+    if not offsets:
+        return True
+    try:
+        await asyncio.wait_for(consumer.commit(dict(offsets)), timeout=timeout_s)
+    except TimeoutError:
+        log.warning("offset commit timed out after %.0f s; will retry", timeout_s)
+        return False
+    except (KafkaError, AssertionError) as exc:
+        # CommitFailedError after a rebalance, IllegalStateError for a partition no
+        # longer owned, broker errors: the next tick (or the next owner) commits.
+        log.warning("offset commit failed: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
+
+
+async def stop_bounded(client: AIOKafkaConsumer | AIOKafkaProducer, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(client.stop(), timeout=timeout_s)
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s", type(client).__name__, timeout_s)
+    except KafkaError as exc:
+        log.warning("%s stop failed: %s", type(client).__name__, exc)
+
+
+async def ensure_topics(settings: Settings, topics: Mapping[str, int]) -> None:
+    """Create topics (name -> partitions) that do not exist yet; for demo and tests."""
+    admin = AIOKafkaAdminClient(**connection_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, partitions, 1)
+            for name, partitions in topics.items()
+            if name not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()

@@ -1,0 +1,303 @@
+"""The service's metrics: OpenTelemetry instruments that read well in Prometheus.
+
+Instrument names are dotted OpenTelemetry names; the Prometheus exporter turns
+``leadsync.noojee.call.duration`` with unit ``s`` into
+``leadsync_noojee_call_duration_seconds``, a counter into ``<name>_total``, and
+drops curly-brace units (``{event}``). README.md ("Observability") lists them all.
+
+Labels hold only bounded, machine-made values (outcome, reason, Noojee code,
+topic, partition): never a URL, a lead id or free text. Gauges are read through
+callbacks the pipeline registers with ``observe_gauges``; a callback runs on the
+event loop even when an OTLP exporter's thread collects, because the state it
+reads belongs to the loop.
+
+The counters are counted here, per label set, and reported through observable
+counters when a reader collects: an SDK ``Counter.add`` costs microseconds (the
+attributes cleaned, hashed and looked up on every call), which per event adds
+up, while a dict increment costs next to nothing. What a reader sees is the
+same: a monotonic sum per label set, from its first increment on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
+
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+
+from consumer.delivery.client import CallResult
+from consumer.delivery.outcomes import Applied, Outcome
+from consumer.observability.tracing import Redact, noojee_code, outcome_name, outcome_reason
+
+T = TypeVar("T")
+
+METER_NAME = "leadsync"
+APPLIED = "applied"
+DEAD_LETTERED = "dead_lettered"
+NO_CODE = "none"
+OTHER = "OTHER"
+BREAKER_STATES: Mapping[str, int] = {"closed": 0, "open": 1, "probing": 2}
+"""``leadsync_breaker_state``'s values, by ``consumer.delivery.breaker.BreakerState``."""
+
+CALL_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 75.0, 120.0)
+"""Up to past the PBX's 60 s queue limit and the 75 s request timeout."""
+WAIT_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+SAMPLE_TIMEOUT_S = 0.5
+"""How long an exporter thread waits for the event loop to read a gauge."""
+
+_LABEL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_LABEL_CACHE_LIMIT = 1024
+"""Distinct reasons remembered; they are machine names, a few dozen in all."""
+
+Lag = Mapping[tuple[str, int], int]
+"""(topic, partition) -> messages behind; ``aiokafka.TopicPartition`` keys fit."""
+_LabelSet = tuple[tuple[str, str], ...]
+"""A counter's labels as ``(name, value)`` pairs, in a fixed order: a dict key."""
+
+
+class Metrics:
+    def __init__(self, meter_provider: MeterProvider, *, redact: Redact = lambda text: text):
+        meter = meter_provider.get_meter(METER_NAME)
+        self._redact = redact
+        self._labels: dict[str, str] = {}
+        self._events = _Tally()
+        self._retries = _Tally()
+        self._calls = _Tally()
+        # (outcome type, code, reason) -> the call's label set; bounded like the labels.
+        self._call_keys: dict[tuple[type[Outcome], int | None, str], _LabelSet] = {}
+        self._applied_event: _LabelSet = (("outcome", APPLIED),)
+        self._applied_call = self._call_labels(Applied())
+        # One attribute set per outcome name (a fixed few), shared by every record.
+        self._durations: dict[str, dict[str, str]] = {}
+        meter.create_observable_counter(
+            "leadsync.events",
+            [self._events.observe],
+            unit="{event}",
+            description="Events finished, by outcome (applied, dead_lettered) and reason.",
+        )
+        meter.create_observable_counter(
+            "leadsync.retries",
+            [self._retries.observe],
+            unit="{retry}",
+            description="Retries scheduled (an event sent back to its lane), by reason.",
+        )
+        meter.create_observable_counter(
+            "leadsync.noojee.calls",
+            [self._calls.observe],
+            unit="{call}",
+            description="updateLeadFast calls, by Noojee code, outcome and reason.",
+        )
+        self._call_duration = meter.create_histogram(
+            "leadsync.noojee.call.duration",
+            unit="s",
+            description="Duration of one updateLeadFast call, by outcome.",
+            explicit_bucket_boundaries_advisory=CALL_BUCKETS_S,
+        )
+        self._throttle_wait = meter.create_histogram(
+            "leadsync.throttle.wait",
+            unit="s",
+            description="Time a call waited for the rate and concurrency limits.",
+            explicit_bucket_boundaries_advisory=WAIT_BUCKETS_S,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sources: dict[str, Callable[[], object]] = {}
+        for name, source, unit, description in _GAUGES:
+            meter.create_observable_gauge(
+                name, [self._gauge_callback(source)], unit=unit, description=description
+            )
+        self._omitted = _Tally()
+        meter.create_observable_counter(
+            "leadsync.dead_letters.omitted",
+            [self._omitted.observe],
+            unit="{record}",
+            description="Dead letters the topic refused as too large, written without their "
+            "value (or key, or headers); the original stays in the source topic.",
+        )
+        meter.create_observable_counter(
+            "leadsync.events.coalesced",
+            [self._gauge_callback("coalesced")],
+            unit="{event}",
+            description="Waiting events merged into a later event of the same lead.",
+        )
+
+    # -- hooks ----------------------------------------------------------------
+
+    def event_applied(self) -> None:
+        self._events.add(self._applied_event)
+
+    def event_dead_lettered(self, reason: str) -> None:
+        self._events.add((("outcome", DEAD_LETTERED), ("reason", self._label(reason))))
+
+    def dead_letter_omitted(self) -> None:
+        self._omitted.add(())
+
+    def retry_scheduled(self, reason: str) -> None:
+        self._retries.add((("reason", self._label(reason)),))
+
+    def call_finished(self, result: CallResult, waited_s: float) -> None:
+        outcome = result.outcome
+        labels = self._applied_call if type(outcome) is Applied else self._call_labels(outcome)
+        self._calls.add(labels)
+        name = labels[1][1]
+        attributes = self._durations.get(name)
+        if attributes is None:
+            attributes = self._durations[name] = {"outcome": name}
+        self._call_duration.record(result.duration_s, attributes)
+        self._throttle_wait.record(waited_s)
+
+    def observe_gauges(
+        self,
+        *,
+        in_flight: Callable[[], int] | None = None,
+        breaker: Callable[[], str] | None = None,
+        lag: Callable[[], Lag] | None = None,
+        rate_share: Callable[[], float] | None = None,
+        concurrency_share: Callable[[], int] | None = None,
+        concurrency_limit: Callable[[], int] | None = None,
+        coalesced: Callable[[], int] | None = None,
+    ) -> None:
+        """Register (or replace) what the gauges read; an absent one reports nothing.
+
+        Call it from the event loop that owns the state: collections from
+        other threads (the OTLP exporter's) are handed to that loop.
+        """
+        given = {
+            "in_flight": in_flight,
+            "breaker": breaker,
+            "lag": lag,
+            "rate_share": rate_share,
+            "concurrency_share": concurrency_share,
+            "concurrency_limit": concurrency_limit,
+            "coalesced": coalesced,
+        }
+        self._sources.update({k: v for k, v in given.items() if v is not None})
+        self._loop = _running_loop()
+
+    # -- internals -------------------------------------------------------------
+
+    def _call_labels(self, outcome: Outcome) -> _LabelSet:
+        """``leadsync.noojee.calls``'s labels for ``outcome``: code, outcome, reason."""
+        code = noojee_code(outcome)
+        reason = outcome_reason(outcome)
+        key = (type(outcome), code, reason)
+        labels = self._call_keys.get(key)
+        if labels is None:
+            if len(self._call_keys) >= _LABEL_CACHE_LIMIT:
+                self._call_keys.clear()
+            labels = self._call_keys[key] = (
+                ("code", NO_CODE if code is None else str(code)),
+                ("outcome", outcome_name(outcome)),
+                ("reason", self._label(reason)),
+            )
+        return labels
+
+    def _label(self, value: str) -> str:
+        """A label value that can hold neither a secret nor unbounded text."""
+        label = self._labels.get(value)
+        if label is None:
+            if len(self._labels) >= _LABEL_CACHE_LIMIT:
+                self._labels.clear()
+            shown = self._redact(value)
+            label = shown if shown == value and _LABEL.fullmatch(value) else OTHER
+            self._labels[value] = label
+        return label
+
+    def _gauge_callback(self, source: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            read = self._sources.get(source)
+            if read is None:
+                return []
+            try:
+                value = self._on_loop(read)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                return []  # the loop is stuck or gone: no sample beats a stale one
+            return _observations(source, value)
+
+        return callback
+
+    def _on_loop(self, read: Callable[[], T]) -> T:
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            return read()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(read())
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting thread
+                future.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return future.result(timeout=SAMPLE_TIMEOUT_S)
+
+
+_GAUGES = (
+    (
+        "leadsync.events.in_flight",
+        "in_flight",
+        "{event}",
+        "Events taken from Kafka and not yet applied or dead-lettered.",
+    ),
+    ("leadsync.breaker.state", "breaker", "1", "PBX outage breaker: 0 closed, 1 open, 2 probing."),
+    ("leadsync.consumer.lag", "lag", "{message}", "Messages behind the partition's end."),
+    (
+        "leadsync.share.rate",
+        "rate_share",
+        "{call}/s",
+        "This process's share of LEADSYNC_RATE_LIMIT.",
+    ),
+    (
+        "leadsync.share.concurrency",
+        "concurrency_share",
+        "{call}",
+        "This process's share of LEADSYNC_MAX_CONCURRENCY.",
+    ),
+    (
+        "leadsync.concurrency.limit",
+        "concurrency_limit",
+        "{call}",
+        "Calls at once allowed now: the adaptive limit, at most the share.",
+    ),
+)
+
+
+class _Tally:
+    """Counts per label set, for an observable counter: cumulative, from the first one."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[_LabelSet, int] = {}
+
+    def add(self, labels: _LabelSet) -> None:
+        counts = self._counts
+        counts[labels] = counts.get(labels, 0) + 1
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        # Any thread may collect: copying the dict is one step under the GIL, and
+        # only the event loop writes to it.
+        return [Observation(count, dict(labels)) for labels, count in self._counts.copy().items()]
+
+
+def _observations(source: str, value: object) -> list[Observation]:
+    if source == "lag" and isinstance(value, Mapping):
+        return [
+            Observation(lag, {"topic": str(topic), "partition": str(partition)})
+            for (topic, partition), lag in value.items()
+        ]
+    if source == "breaker":
+        state = BREAKER_STATES.get(str(value))
+        return [] if state is None else [Observation(state)]
+    if isinstance(value, int | float):
+        return [Observation(value)]
+    return []
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,208 @@
+"""Handing partitions over (a revoke, a shutdown): what may still begin, and when it is done.
+
+A partition's events must never be sent by two processes at once: a lead's
+calls would overlap at the PBX and its updates could land out of order. Kafka
+has a barrier for this: a new generation forms only once every member has
+rejoined (or ``rebalance_timeout_ms`` passed), and a member rejoins only when its
+revoke callback returns. Not every broker has it. Tansu, the test broker,
+answers a JoinGroup at once with every member it knows, rejoined or not, so a
+generation forms as soon as the *leader* has rejoined and sent the assignment;
+a member still draining in its revoke callback keeps sending while the
+partitions' new owner starts again from their committed offsets (fault
+scenario 4). So leadsync does not rely on the barrier:
+
+- **Fenced drain.** Once a rebalance is under way (the revoke callback, also in
+  the middle of a shutdown drain) a member that does not lead the group begins
+  nothing more: only the calls already on the wire finish, the rest is left
+  uncommitted for the next owner. Events finished above the first unfinished one
+  are then sent twice, by the next owner.
+- **Full drain.** Everything up to the highest offset begun finishes before the
+  commit, so nothing is sent twice: on SIGTERM while no rebalance is under way
+  (no one can own these partitions before this member leaves the group), and on a
+  revoke at the group's leader (the leader computes the next assignment, so no
+  generation forms before it rejoins; the leader is known from
+  ``consumer.ownership.leadership``).
+- **Handover wait.** A member hears of a rebalance only at its next heartbeat. A
+  new owner therefore takes nothing of a partition for ``HANDOVER_S`` (one
+  heartbeat interval and a margin) after the assignment: by then every former
+  owner has heard of the rebalance and fenced itself, and the calls it had on
+  the wire have ended (the PBX answers in well under the margin; a call held
+  longer, near its 60 s queue limit, is the one case this cannot cover).
+
+The decisions are pure functions; ``Drainer`` carries them out on the lanes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from aiokafka import TopicPartition
+
+from consumer.delivery.breaker import Breaker
+from consumer.delivery.lanes import Lanes
+from consumer.intake.kafka_clients import HEARTBEAT_INTERVAL_MS
+from consumer.intake.offsets import OffsetTracker
+from consumer.ownership.partitions import Assignment, Work, names
+
+log = logging.getLogger(__name__)
+
+DRAIN_POLL_S = 0.02
+HANDOVER_MARGIN_S = 1.0
+"""Beyond one heartbeat interval: the heartbeat's round trip, a busy event loop, and
+the calls a former owner had on the wire when it heard of the rebalance."""
+HANDOVER_S = HEARTBEAT_INTERVAL_MS / 1000 + HANDOVER_MARGIN_S
+"""How long a new owner waits after an assignment before it takes a partition's records."""
+
+
+def fences(*, rebalancing: bool, leads_group: bool) -> bool:
+    """Whether a drain must begin nothing more (and only let calls on the wire finish).
+
+    During a rebalance every member but the leader may see its partitions owned
+    by another before its revoke callback returns; a shutdown drain with no
+    rebalance under way, and the leader's, are safe to finish what they began.
+    """
+    return rebalancing and not leads_group
+
+
+def drained(
+    *, fenced: bool, sending: int, first_unfinished: int | None, highest_begun: int
+) -> bool:
+    """Whether a partition's drain is done.
+
+    Fenced: when no call is on the wire any more. Otherwise: when every event up
+    to the highest offset begun has finished, so the commit covers all that was
+    applied and the next owner sends nothing twice.
+    """
+    if sending > 0:
+        return False
+    return fenced or first_unfinished is None or first_unfinished > highest_begun
+
+
+class Drainer:
+    """Releases partitions: fences, drains, commits, forgets; abandons what is left."""
+
+    def __init__(
+        self,
+        *,
+        owned: dict[TopicPartition, Assignment],
+        tracker: OffsetTracker[TopicPartition],
+        lanes: Lanes[Work],
+        breaker: Breaker,
+        commit: Callable[[Iterable[TopicPartition]], Awaitable[None]],
+        timeout_s: float,
+        failed: Callable[[], bool],
+        leads_group: Callable[[], bool],
+    ) -> None:
+        """``owned``: the pipeline's current assignments (released ones leave it);
+        ``failed``: a fatal error ended all work (stop waiting); ``leads_group``: this
+        member computed the group's current assignment."""
+        self._owned = owned
+        self._tracker = tracker
+        self._lanes = lanes
+        self._breaker = breaker
+        self._commit = commit
+        self.timeout_s = timeout_s
+        self._failed = failed
+        self._leads_group = leads_group
+
+    async def revoke(self, revoked: Iterable[TopicPartition]) -> None:
+        """The rebalance callback: fence unless this member leads, then release."""
+        assignments = [self._owned[tp] for tp in revoked if tp in self._owned]
+        fenced = fences(rebalancing=bool(assignments), leads_group=self._leads_group())
+        how = "only calls on the wire finish" if fenced else "group leader: finishing what began"
+        log.info(
+            "partitions revoked: %s%s",
+            names(a.tp for a in assignments),
+            f" ({how})" if assignments else "",
+        )
+        if fenced:
+            # Possibly another member's before this callback returns: begin nothing
+            # more, also if a shutdown is draining them already.
+            self.fence(assignments)
+        await self.release(assignments)
+
+    async def release(self, assignments: Sequence[Assignment]) -> None:
+        """Drain, commit and forget these partitions (a revoke, or shutdown).
+
+        A revoke may come while a shutdown drains the same partitions: both wait,
+        and whichever finishes first commits and forgets them.
+        """
+        if not assignments:
+            return
+        await self.drain(assignments)
+        if any(self._owned.get(a.tp) is a for a in assignments):
+            await self._commit(a.tp for a in assignments if self._owned.get(a.tp) is a)
+        for assignment in assignments:
+            # Checked after the commit: the other release may have forgotten it meanwhile.
+            if self._owned.get(assignment.tp) is assignment:
+                self._tracker.revoke(assignment.tp)
+                del self._owned[assignment.tp]
+
+    def fence(self, assignments: Iterable[Assignment]) -> None:
+        """Begin nothing more of these partitions; calls on the wire still finish."""
+        fenced = {a for a in assignments if not a.stop.is_set()}
+        if not fenced:
+            return
+        for assignment in fenced:
+            assignment.stop.set()
+        self._breaker.wake_all()  # callers waiting out an outage look at their stop
+        self._lanes.drop(lambda w: w.assignment in fenced)
+
+    def is_drained(self, assignment: Assignment) -> bool:
+        current = self._owned.get(assignment.tp) is assignment
+        return drained(
+            fenced=assignment.stop.is_set(),
+            sending=assignment.sending,
+            # Released already (by a concurrent release): nothing of it can finish.
+            first_unfinished=self._tracker.first_unfinished(assignment.tp) if current else None,
+            highest_begun=assignment.highest_begun,
+        )
+
+    async def drain(self, assignments: Sequence[Assignment]) -> None:
+        """Wait until these partitions are drained (or the deadline, an outage, a fatal
+        error), then abandon what is left of them: it stays uncommitted."""
+        releasing = set(assignments)
+        for assignment in assignments:
+            assignment.draining = True
+        self._lanes.drop(
+            lambda w: w.assignment in releasing and not w.assignment.may_begin(w.offset)
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        outage = False
+        while not self._failed():
+            if all(self.is_drained(a) for a in assignments):
+                break
+            if self._breaker.is_open and not outage:
+                # Nothing more begins, but calls on the wire run to their end: a PBX
+                # that is slow rather than gone (a streak of read timeouts opens the
+                # breaker too) may still apply them, and the next owner's calls for
+                # the same leads must not overlap them or overtake them.
+                outage = True
+                log.warning(
+                    "PBX unavailable while draining: beginning nothing more; calls on the "
+                    "wire finish, the rest stays uncommitted for the next owner"
+                )
+                self.fence(assignments)
+            if loop.time() >= deadline:
+                log.warning(
+                    "drain deadline (%.0f s) passed with %d partitions unfinished; "
+                    "their remaining events are left uncommitted for the next owner",
+                    self.timeout_s,
+                    sum(not self.is_drained(a) for a in assignments),
+                )
+                break
+            await asyncio.sleep(DRAIN_POLL_S)
+        self.abandon(releasing)
+        await asyncio.sleep(0)  # let cancelled calls unwind before the final commit
+
+    def abandon(self, assignments: Iterable[Assignment]) -> None:
+        """End all work of these partitions now; what is unfinished stays uncommitted."""
+        gone = set(assignments)
+        for assignment in gone:
+            assignment.stop.set()
+        self._breaker.wake_all()
+        self._lanes.abandon_running(lambda w: w.assignment in gone)
+        self._lanes.drop(lambda w: w.assignment in gone)

@@ -1,0 +1,130 @@
+"""The simulated PBX's leads, and the decision table of updateLeadFast's codes.
+
+Pure: the declarations come from ``SimulatorConfig``; what calls change since
+(a lead dialled, a lead inserted, a conflict consumed) is kept here, so the
+frozen configuration is never copied per call. Rules cite ``noojee-api.md``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, Final
+
+from consumer.sandbox.simulator.config import SimulatorConfig
+from contracts.noojee import HTTP_STATUS_OF_CODE, NO_CHANGE, NoojeeCode
+
+INVALID_JSON: Final = "INVALID_JSON"
+"""Message of the HTTP 400 answered to a body that is not a JSON object (vendor silent)."""
+
+
+class LeadStore:
+    """The leads as the PBX sees them: the declarations plus what calls changed since."""
+
+    __slots__ = ("_config", "_conflicts_used", "_dialled", "_inserted")
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self._config = config
+        self._dialled: set[str] = set()
+        self._inserted: set[str] = set()
+        self._conflicts_used: Counter[str] = Counter()
+
+    def redeclare(self, config: SimulatorConfig, changed: Iterable[str]) -> None:
+        """Adopt new declarations; a redeclared option forgets what calls changed in it."""
+        changed = set(changed)
+        self._config = config
+        if "never_dialled" in changed:
+            self._dialled.clear()
+        if changed & {"unknown_leads", "known_leads", "importing_leads"}:
+            self._inserted.clear()
+        if "conflict_leads" in changed:
+            self._conflicts_used.clear()
+
+    def never_dialled(self, lead_id: str) -> bool:
+        return lead_id in self._config.never_dialled and lead_id not in self._dialled
+
+    def importing(self, lead_id: str) -> bool:
+        return lead_id in self._config.importing_leads and lead_id not in self._inserted
+
+    def unknown(self, lead_id: str) -> bool:
+        config = self._config
+        if lead_id in self._inserted or self.importing(lead_id):
+            return False
+        whitelist = config.known_leads
+        return lead_id in config.unknown_leads or (
+            whitelist is not None and lead_id not in whitelist
+        )
+
+    def answer(self, body: object, *, fail: bool) -> NoojeeCode | None:
+        """The code of one call (checks in a fixed order), applying the update on OK.
+
+        None when the body is not a JSON object. ``fail`` is the roll of the
+        injected 103 ratio, consulted only when every data check passed.
+        """
+        if not isinstance(body, dict):
+            return None
+        lead = body.get("njExternalLeadId")
+        if not isinstance(lead, str) or not lead or self.unknown(lead):
+            return NoojeeCode.COULDNT_FIND_THE_LEAD
+        config = self._config
+        if lead in config.duplicate_external_ids:
+            return NoojeeCode.DUPLICATE_EXTERNAL_ID
+        phones = [body[name] for name in config.phone_fields if name in body]
+        if not phones:
+            return NoojeeCode.NO_PHONE_FIELDS
+        numbers = {str(value) for value in phones if value != NO_CHANGE}
+        if not numbers.isdisjoint(config.dnc_numbers):
+            return NoojeeCode.DNC
+        if not numbers.isdisjoint(config.duplicate_numbers):
+            return NoojeeCode.DUPLICATE
+        disposition = body.get("njDisposition")
+        valid = config.valid_dispositions
+        if disposition != NO_CHANGE and not (
+            isinstance(disposition, str) and (valid is None or disposition in valid)
+        ):
+            return NoojeeCode.INVALID_DISPOSTION
+        if disposition == NO_CHANGE and self.never_dialled(lead):
+            return NoojeeCode.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED
+        if self.importing(lead) and NO_CHANGE in body.values():
+            return NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED
+        hours, zones = body.get("njContactHours"), config.valid_contact_hours
+        if (
+            hours is not None
+            and zones is not None
+            and not (isinstance(hours, str) and hours in zones)
+        ):
+            return NoojeeCode.INVALID_TIMEZONE_SPECIFIED
+        if self._conflicts_used[lead] < config.conflict_leads.get(lead, 0):
+            self._conflicts_used[lead] += 1
+            return NoojeeCode.LEAD_NOT_UPDATED_DUE_TO_CONFLICT
+        if fail:
+            return NoojeeCode.EXCEPTION
+        if self.importing(lead):
+            self._inserted.add(lead)
+        if disposition != NO_CHANGE:
+            self._dialled.add(lead)
+        return NoojeeCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """The declarations as they stand now (calls dial, insert and consume conflicts)."""
+        config = self._config
+        conflicts = {
+            lead: count - self._conflicts_used[lead]
+            for lead, count in config.conflict_leads.items()
+        }
+        return {
+            "never_dialled": sorted(config.never_dialled - self._dialled),
+            "importing_leads": sorted(config.importing_leads - self._inserted),
+            "unknown_leads": sorted(config.unknown_leads - self._inserted),
+            "known_leads": None
+            if config.known_leads is None
+            else sorted(config.known_leads | self._inserted),
+            "conflict_leads": {lead: left for lead, left in conflicts.items() if left > 0},
+        }
+
+
+def response_of(code: NoojeeCode | None) -> tuple[int, dict[str, Any]]:
+    """HTTP status and JSON body answering ``code`` (None: the body was not a JSON object)."""
+    if code is None:
+        return 400, {"message": INVALID_JSON, "error": "the body must be a JSON object"}
+    return HTTP_STATUS_OF_CODE[code], {"code": int(code), "message": code.name}
