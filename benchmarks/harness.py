@@ -231,7 +231,7 @@ async def until_assigned(
     """Until every process has an assignment and the partitions are all owned.
 
     A process may own none: the group's leader keeps replicas the PBX has no
-    slot for standing by (consumer/ownership/fleet_plan.py). With several processes, for
+    slot for standing by (consumer/limits/fleet_plan.py). With several processes, for
     ``settle_s`` too: a rebalance passes through states that add up (the first
     member still logs all partitions while the others have not logged yet).
     """

@@ -22,7 +22,7 @@ from benchmarks.harness import Watch, World, world
 from benchmarks.measures import Throughput, first_start_after, throughput
 from benchmarks.pbx import Pbx
 from benchmarks.report import TIMES, Figure, ScenarioResult
-from consumer.ownership.fleet_plan import concurrency_share, plan
+from consumer.limits.fleet_plan import concurrency_share, plan
 
 FLEET = 3
 PARTITIONS = 6
@@ -77,7 +77,7 @@ async def fleet(mode: Mode, workdir: Path) -> ScenarioResult:
         Figure("109 answers", ours.code_109, "", alone.code_109, "0", ours.code_109 == 0),
     ]
     result.limits = (
-        "The group's leader plans partitions and slots together (consumer/ownership/fleet_plan.py):"
+        "The group's leader plans partitions and slots together (consumer/limits/fleet_plan.py):"
         f" for {FLEET} replicas, {PARTITIONS} partitions and {cap} slots the plan is {split},"
         " so every slot has the same share of the work and none idles while another"
         f" replica still has a backlog. (Slots in proportion to an even split of the"

@@ -26,9 +26,9 @@ from consumer.delivery.internal_errors import InternalErrors
 from consumer.delivery.lanes import Lanes
 from consumer.delivery.worker import Applier
 from consumer.intake.backpressure import FlowControl
-from consumer.intake.kafka_clients import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
 from consumer.intake.offsets import OffsetTracker
 from consumer.intake.preparing import Ready, RecordPreparer
+from consumer.kafka.clients import COMMIT_TIMEOUT_S, SESSION_TIMEOUT_MS, commit_bounded
 from consumer.observability.counts import Progress
 from consumer.observability.health import readiness
 from consumer.observability.telemetry import Telemetry

@@ -18,10 +18,9 @@ from importlib.metadata import PackageNotFoundError, version
 from aiokafka.errors import KafkaError
 
 from consumer.delivery.attempts import AttemptObserver, CredentialsRefused, Delivery, Observers
-from consumer.delivery.client import NoojeeClient
 from consumer.delivery.internal_errors import InternalErrorLimit
 from consumer.delivery.retry import RetryPolicy
-from consumer.intake.kafka_clients import (
+from consumer.kafka.clients import (
     STOP_TIMEOUT_S,
     build_consumer,
     build_producer,
@@ -33,6 +32,7 @@ from consumer.observability.health import HealthServer
 from consumer.observability.telemetry import Telemetry
 from consumer.ownership.leadership import Leadership
 from consumer.ownership.slot_assignor import assignors
+from consumer.pbx.client import NoojeeClient
 from consumer.pipeline import Pipeline
 from consumer.settings import Settings, SettingsError
 from contracts.formats import DecoderConfig, MappingError, load_mapping

@@ -17,6 +17,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from consumer.sandbox.demo_run import main  # noqa: PLC0415 - keeps the broker out of other commands
+    from consumer.commands.demo_session import main  # noqa: PLC0415 - keeps the broker out of other commands
 
     return main(args.events, args.leads)

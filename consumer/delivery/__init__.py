@@ -1,4 +1,4 @@
-"""One event's way to the PBX.
+"""One event's way to the PBX, once it is taken.
 
 - ``lanes``: one lead's events in order, leads side by side;
 - ``worker``: a lane item merged, sent, then done or dead-lettered;
@@ -6,9 +6,7 @@
 - ``attempts``: the calls and waits until an event is applied or set aside;
 - ``retry``: backoff and the retry deadline (pure);
 - ``breaker``: waiting out a PBX that is not there;
-- ``outcomes``: what an answer means (pure decision table);
-- ``transport``: aiohttp's exceptions read once;
-- ``client``: the aiohttp client, one session, one call, one outcome;
-- ``redact``: the PBX URL and texts without the API key;
 - ``internal_errors``: a bad event told from a broken service.
+
+The call itself, and what an answer means, are ``consumer.pbx``'s.
 """

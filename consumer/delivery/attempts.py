@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consumer.delivery.breaker import Breaker, BreakerState
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from consumer.delivery.retry import RetryPolicy, backoff, retry_allowed
 from consumer.limits.throttle import Throttle
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from contracts.deadletter import DeadLetterReason
 from contracts.noojee import UpdateLeadFast
 

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 
 from consumer.delivery.attempts import AMBIGUOUS_SILENCE
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Permanent, Retry, Unavailable
 from consumer.limits.limit_controller import LimitController, Tuning, Window, pooled, window_of
 from consumer.limits.loop_lag import LoopLag
 from consumer.limits.throttle import Throttle
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Permanent, Retry, Unavailable
 
 __all__ = ["AdaptiveConcurrency", "LimitController", "Tuning", "Window", "pooled", "window_of"]
 

@@ -12,7 +12,7 @@ Concurrency: a FIFO limit whose size can change while calls are in flight
 limit changes, the seam for an adaptive controller.
 
 Fleet share: with several replicas, each takes the part of the global limits
-the group's leader granted it (``consumer/ownership/fleet_plan.py``: slots and partitions
+the group's leader granted it (``consumer/limits/fleet_plan.py``: slots and partitions
 planned together, never more than the global limit in all), or, in a group that
 fell back to roundrobin, the part proportional to the partitions it was
 assigned; ``apply_share`` on every rebalance, ``fleet_plan.replica_share`` for
@@ -27,9 +27,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from consumer.limits.fleet_plan import Grant, replica_share
+from consumer.limits.fleet_plan import check_split as _check_split
 from consumer.limits.rate_limit import RateLimit, check_rate
-from consumer.ownership.fleet_plan import Grant, replica_share
-from consumer.ownership.fleet_plan import check_split as _check_split
 
 
 class ResizableLimit:
@@ -201,7 +201,7 @@ class Throttle:
     def apply_share(self, assigned_partitions: int, total_partitions: int) -> None:
         """Scale both limits to this replica's share of the global ones (on every rebalance).
 
-        The share is the leader's grant when there is one (``consumer/ownership/fleet_plan.py``:
+        The share is the leader's grant when there is one (``consumer/limits/fleet_plan.py``:
         slots, and the rate in proportion to them), else proportional to the
         partitions. With no partitions the limits stay as they are: without
         partitions there are no calls to limit, and the next assignment sets them

@@ -34,7 +34,7 @@ def readiness(
 
     ``assigned`` is None until the first assignment; an assignment of no
     partitions is ready: the group's leader keeps a replica the PBX has no slot
-    for standing by (``consumer/ownership/fleet_plan.py``), and a rollout must not wait
+    for standing by (``consumer/limits/fleet_plan.py``), and a rollout must not wait
     for it. ``breaker_state`` is a ``consumer.delivery.breaker.BreakerState`` (or its
     value). A probing breaker is still an outage: the probe has not been
     answered yet.

@@ -28,9 +28,9 @@ from typing import TypeVar
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Outcome
 from consumer.observability.tracing import Redact, noojee_code, outcome_name, outcome_reason
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Outcome
 
 T = TypeVar("T")
 

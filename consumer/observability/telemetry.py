@@ -28,12 +28,12 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Retry, Unavailable
-from consumer.delivery.redact import redact_text
 from consumer.observability import tracing
 from consumer.observability.metrics import Metrics
 from consumer.observability.otel_env import build_providers
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Retry, Unavailable
+from consumer.pbx.redact import redact_text
 from consumer.settings import Settings
 
 TRACER_NAME = "leadsync"

@@ -23,8 +23,8 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Outcome, Retry, Unavailable
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Outcome, Retry, Unavailable
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 
 MESSAGING_SYSTEM = "kafka"

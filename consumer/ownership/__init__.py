@@ -4,6 +4,5 @@
 - ``handover``: revokes and shutdown: fence, drain, commit, release;
 - ``leadership``: whether this member computed the group's assignment;
 - ``freeze_watch``: noticing that this process stood still past its session;
-- ``slot_assignor``: the group's assignor, planning partitions and PBX slots;
-- ``fleet_plan``: how replicas divide the slots and the partitions.
+- ``slot_assignor``: the group's assignor, planning partitions and PBX slots.
 """

@@ -42,8 +42,8 @@ from aiokafka import TopicPartition
 
 from consumer.delivery.breaker import Breaker
 from consumer.delivery.lanes import Lanes
-from consumer.intake.kafka_clients import HEARTBEAT_INTERVAL_MS
 from consumer.intake.offsets import OffsetTracker
+from consumer.kafka.clients import HEARTBEAT_INTERVAL_MS
 from consumer.ownership.partitions import Assignment, Work, names
 
 log = logging.getLogger(__name__)

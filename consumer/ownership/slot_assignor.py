@@ -27,7 +27,7 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberMetadata,
 )
 
-from consumer.ownership.fleet_plan import Grant, fleet_slots, plan
+from consumer.limits.fleet_plan import Grant, fleet_slots, plan
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 - ``simulator/``: a Noojee PBX that behaves as the vendor documents;
 - ``broker``: an embedded Kafka-protocol broker (Tansu, from the ``dev`` extra);
-- ``demo_run``, ``samples``: the demo and the records it sends.
+- ``samples``: the demo's records, each with the outcome it must come to.
 
 Only ``commands`` and the tests import it: the service never does.
 """

@@ -120,7 +120,7 @@ def test_scaling_agrees_with_the_configuration(overlay: str) -> None:
     assert meta["offsetResetPolicy"] == "earliest"  # what the service does without a commit
     partitions = int(scaled["metadata"]["annotations"]["leadsync/source-topic-partitions"])
     assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
-    # Replicas beyond the PBX's slots would only stand by (consumer/ownership/fleet_plan.py).
+    # Replicas beyond the PBX's slots would only stand by (consumer/limits/fleet_plan.py).
     concurrency = data.get(variable("max_concurrency"), defaults["max_concurrency"].default)
     assert spec["maxReplicaCount"] <= int(concurrency)
     protocol = data.get(variable("kafka_security_protocol"), "PLAINTEXT")

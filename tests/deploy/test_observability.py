@@ -14,8 +14,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied
 from tests.deploy.manifests import K8S, kubectl
 from tests.telemetry_helpers import recorded
 

@@ -21,10 +21,10 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from consumer.delivery.client import NoojeeClient
-from consumer.delivery.outcomes import Applied, Retry
 from consumer.limits.adaptive import AdaptiveConcurrency
 from consumer.limits.throttle import Throttle
+from consumer.pbx.client import NoojeeClient
+from consumer.pbx.outcomes import Applied, Retry
 from consumer.sandbox.simulator.server import Simulator
 from contracts.noojee import UpdateLeadFast
 from tests.integration.conftest import SIM_API_KEY, StartSimulator

@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumer.ownership.fleet_plan import Grant
+from consumer.limits.fleet_plan import Grant
 from consumer.ownership.slot_assignor import assignors
 from consumer.sandbox.broker import EmbeddedBroker
 from tests.kafka_helpers import create_topics, unique_topic

@@ -21,8 +21,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 from pydantic import SecretStr
 
-from consumer.delivery.client import CallResult, NoojeeClient
-from consumer.delivery.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
+from consumer.pbx.client import CallResult, NoojeeClient
+from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from contracts.noojee import HTTP_STATUS_OF_CODE, NO_CHANGE, NoojeeCode, UpdateLeadFast
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 

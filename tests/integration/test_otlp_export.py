@@ -13,9 +13,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Retry
 from consumer.observability.telemetry import Telemetry
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Retry
 from consumer.settings import Settings
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 from tests.telemetry_helpers import PRODUCER_SPAN_ID, PRODUCER_TRACE_ID, record

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from consumer.delivery.client import CallResult
+from consumer.pbx.client import CallResult
 from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig

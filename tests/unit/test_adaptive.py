@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer.delivery.attempts import AttemptObserver
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Outcome, Permanent, Retry, Unavailable
 from consumer.limits.adaptive import AdaptiveConcurrency, LimitController, Tuning, pooled, window_of
 from consumer.limits.throttle import Throttle
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Outcome, Permanent, Retry, Unavailable
 
 OVERLOAD = Retry("TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS", "queued", code=109, overload=True)
 

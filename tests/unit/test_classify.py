@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.delivery.outcomes import (
+from consumer.pbx.outcomes import (
     _OK_BODIES,
     BODY_LIMIT,
     Applied,
@@ -21,7 +21,7 @@ from consumer.delivery.outcomes import (
     classify,
     parse_retry_after,
 )
-from consumer.delivery.transport import ConnectFailed, Disconnected, ReadTimedOut
+from consumer.pbx.transport import ConnectFailed, Disconnected, ReadTimedOut
 from contracts.noojee import HTTP_STATUS_OF_CODE, NoojeeCode
 
 NOW = datetime(2026, 11, 26, 10, 15, tzinfo=UTC).timestamp()

@@ -14,10 +14,10 @@ import pytest
 
 from consumer.delivery.attempts import CredentialsRefused, Delivered, Delivery, Undeliverable
 from consumer.delivery.breaker import Breaker, BreakerState
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from consumer.delivery.retry import RetryPolicy
 from consumer.limits.throttle import Throttle
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from contracts.deadletter import DeadLetterReason
 from contracts.noojee import UpdateLeadFast
 

@@ -11,9 +11,9 @@ from aiokafka.structs import ConsumerRecord
 
 from consumer.delivery.breaker import Breaker
 from consumer.delivery.lanes import Lanes
-from consumer.intake.kafka_clients import HEARTBEAT_INTERVAL_MS
 from consumer.intake.offsets import OffsetTracker
 from consumer.intake.preparing import Ready
+from consumer.kafka.clients import HEARTBEAT_INTERVAL_MS
 from consumer.ownership.handover import HANDOVER_S, Drainer, drained, fences
 from consumer.ownership.partitions import Assignment, Work
 from contracts.events import EXAMPLE_EVENT, LeadChange

@@ -14,8 +14,8 @@ from aiokafka.coordinator.protocol import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consumer.limits.fleet_plan import Grant, Share, plan
 from consumer.limits.throttle import Throttle
-from consumer.ownership.fleet_plan import Grant, Share, plan
 from consumer.ownership.slot_assignor import assign, assignors, read_grant
 
 

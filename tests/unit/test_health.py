@@ -8,14 +8,14 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.delivery.breaker import BreakerState
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied
 from consumer.observability.health import (
     METRICS_CONTENT_TYPE,
     HealthServer,
     probe_readiness,
     readiness,
 )
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied
 from tests.telemetry_helpers import recorded
 
 

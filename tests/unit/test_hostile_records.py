@@ -169,7 +169,7 @@ def test_a_record_over_the_size_limit_is_not_parsed() -> None:
 
 
 def test_a_header_name_that_is_not_utf8_is_a_verdict_not_a_crash() -> None:
-    # How consumer.intake.lenient_records hands over such a name: its bytes as surrogate escapes.
+    # How consumer.kafka.lenient_records hands over such a name: its bytes as surrogate escapes.
     outcome = prepared(
         dumps(EXAMPLE_EVENT), [(b"\xff\xfe".decode("utf-8", "surrogateescape"), b"")]
     )

@@ -8,7 +8,7 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberMetadata,
 )
 
-from consumer.ownership.fleet_plan import Grant
+from consumer.limits.fleet_plan import Grant
 from consumer.ownership.leadership import Leadership
 from consumer.ownership.slot_assignor import assignors
 

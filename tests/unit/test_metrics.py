@@ -13,9 +13,9 @@ from aiokafka import TopicPartition
 from opentelemetry.sdk.metrics.export import AggregationTemporality, HistogramDataPoint, Sum
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from consumer.observability.metrics import CALL_BUCKETS_S, OTHER, SAMPLE_TIMEOUT_S, WAIT_BUCKETS_S
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from tests.telemetry_helpers import Recorded, recorded
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from consumer.delivery.redact import REDACTED, redact_text, redacted_url
+from consumer.pbx.redact import REDACTED, redact_text, redacted_url
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 
 BASE = "https://pbx.example.com"

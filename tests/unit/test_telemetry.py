@@ -13,8 +13,6 @@ import pytest
 from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Permanent, Retry
 from consumer.observability.logs import JsonFormatter
 from consumer.observability.otel_env import (
     CONSOLE,
@@ -24,6 +22,8 @@ from consumer.observability.otel_env import (
     export_plan,
 )
 from consumer.observability.telemetry import Telemetry, TraceContextFilter
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Permanent, Retry
 from consumer.settings import Settings, SettingsError
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 from tests.telemetry_helpers import record, recorded, strings_in

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consumer.limits.fleet_plan import concurrency_share, fleet_share
 from consumer.limits.rate_limit import rate_burst
 from consumer.limits.throttle import Admission, ResizableLimit, Throttle
-from consumer.ownership.fleet_plan import concurrency_share, fleet_share
 
 T = TypeVar("T")
 EPS = 1e-9

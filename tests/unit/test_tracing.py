@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from consumer.delivery.client import CallResult
-from consumer.delivery.outcomes import Applied, Permanent, Retry, Unavailable
-from consumer.delivery.redact import REDACTED
 from consumer.observability import tracing
 from consumer.observability.telemetry import Telemetry
+from consumer.pbx.client import CallResult
+from consumer.pbx.outcomes import Applied, Permanent, Retry, Unavailable
+from consumer.pbx.redact import REDACTED
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 from tests.telemetry_helpers import (
     GROUP,

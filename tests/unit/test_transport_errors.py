@@ -13,7 +13,7 @@ from aiohttp.client_reqrep import ConnectionKey, RequestInfo
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from consumer.delivery.transport import (
+from consumer.pbx.transport import (
     RULES,
     ConnectFailed,
     Disconnected,

@@ -20,8 +20,8 @@ from aiokafka.structs import ConsumerRecord
 from consumer.deadletters.tools.filters import Selection
 from consumer.deadletters.tools.letters import DeadLetter, dead_letter_of
 from consumer.deadletters.tools.progress import Progress, Silent
-from consumer.intake import lenient_records
-from consumer.intake.kafka_clients import STOP_TIMEOUT_S, connection_options, stop_bounded
+from consumer.kafka import lenient_records
+from consumer.kafka.clients import STOP_TIMEOUT_S, connection_options, stop_bounded
 from consumer.settings import Settings
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from consumer.deadletters.tools.letters import DeadLetter
 from consumer.deadletters.tools.plan import Decision, Skip
-from consumer.delivery.redact import redact_text
+from consumer.pbx.redact import redact_text
 from contracts.deadletter import rfc3339_utc
 
 _COLUMNS = (

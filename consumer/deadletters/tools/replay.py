@@ -37,7 +37,7 @@ from consumer.deadletters.tools.reader import (
     scan,
 )
 from consumer.deadletters.tools.supersede import SourceIndex
-from consumer.intake.kafka_clients import STOP_TIMEOUT_S, build_producer, stop_bounded
+from consumer.kafka.clients import STOP_TIMEOUT_S, build_producer, stop_bounded
 from consumer.settings import Settings
 from contracts.deadletter import rfc3339_utc
 

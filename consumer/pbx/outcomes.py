@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-from consumer.delivery.transport import ConnectFailed, ReadTimedOut, TransportError
+from consumer.pbx.transport import ConnectFailed, ReadTimedOut, TransportError
 from contracts.noojee import NoojeeCode
 
 BODY_LIMIT = 4096

@@ -20,7 +20,7 @@ from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssigno
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
-from consumer.intake import lenient_records
+from consumer.kafka import lenient_records
 from consumer.settings import PBX_QUEUE_LIMIT_S, SecurityProtocol, Settings
 
 log = logging.getLogger(__name__)

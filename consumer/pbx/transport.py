@@ -41,7 +41,7 @@ class TransportError(Exception):
         self.detail = detail
         """What happened, in a few words, free of URLs."""
         self.url = url
-        """The redacted URL of the call (see ``consumer.delivery.redact``)."""
+        """The redacted URL of the call (see ``consumer.pbx.redact``)."""
         self.cause = cause
         """Class name of the underlying exception, for diagnosis."""
         super().__init__(self._render())

@@ -17,9 +17,9 @@ import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
-from consumer.delivery.outcomes import Outcome, classify, with_body_redacted
-from consumer.delivery.redact import API_KEY_PARAM, redact_text, redacted_url
-from consumer.delivery.transport import map_transport_error
+from consumer.pbx.outcomes import Outcome, classify, with_body_redacted
+from consumer.pbx.redact import API_KEY_PARAM, redact_text, redacted_url
+from consumer.pbx.transport import map_transport_error
 from contracts.noojee import UPDATE_LEAD_FAST_PATH, UpdateLeadFast
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}

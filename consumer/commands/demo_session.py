@@ -17,7 +17,7 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaProducer
 
-from consumer.intake.kafka_clients import ensure_topics
+from consumer.kafka.clients import ensure_topics
 from consumer.observability.logs import configure_logging
 from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import embedded_broker
