@@ -25,6 +25,7 @@ from consumer.delivery.attempts import Delivery
 from consumer.delivery.internal_errors import InternalErrors
 from consumer.delivery.lanes import Lanes
 from consumer.delivery.worker import Applier
+from consumer.errors import ServiceFailed
 from consumer.intake.backpressure import FlowControl
 from consumer.intake.offsets import OffsetTracker
 from consumer.intake.preparing import Ready, RecordPreparer
@@ -204,7 +205,7 @@ class Pipeline:
             if not task.cancelled() and task.exception() is not None:
                 exc = task.exception()
                 log.critical("the %s failed", name, exc_info=exc)
-                self._fail(RuntimeError(f"the {name} failed: {exc!r}"))
+                self._fail(ServiceFailed(f"the {name} failed: {type(exc).__name__}: {exc}"))
 
         task.add_done_callback(ended)
         return task

@@ -1,9 +1,8 @@
 """Assemble the service from settings and run it until a signal or a fatal error.
 
-Exit codes: 0 stopped cleanly, 2 bad configuration, 3 the PBX refused the API key,
-4 Kafka unreachable at start, 5 a run of events failed inside leadsync (a bug:
-``consumer.delivery.internal_errors``), 1 anything else unexpected. A second
-SIGTERM/SIGINT exits at once with 128 + the signal number.
+Returns the exit code: 0 after a clean stop, else the code of the error that
+stopped it (``consumer.errors`` draws the tree), 1 for anything outside it. A
+second SIGTERM/SIGINT exits at once with 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -17,9 +16,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiokafka.errors import KafkaError
 
-from consumer.delivery.attempts import AttemptObserver, CredentialsRefused, Delivery, Observers
-from consumer.delivery.internal_errors import InternalErrorLimit
+from consumer.delivery.attempts import AttemptObserver, Delivery, Observers
 from consumer.delivery.retry import RetryPolicy
+from consumer.errors import (
+    EXIT_CONFIG,
+    EXIT_CRASH,
+    EXIT_OK,
+    EXIT_SECOND_SIGNAL_BASE,
+    CredentialsRefused,
+    KafkaUnreachable,
+    LeadsyncError,
+    SettingsError,
+)
 from consumer.kafka.clients import (
     STOP_TIMEOUT_S,
     build_consumer,
@@ -34,17 +42,10 @@ from consumer.ownership.leadership import Leadership
 from consumer.ownership.slot_assignor import assignors
 from consumer.pbx.client import NoojeeClient
 from consumer.pipeline import Pipeline
-from consumer.settings import Settings, SettingsError
+from consumer.settings import Settings
 from contracts.formats import DecoderConfig, MappingError, load_mapping
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_CRASH = 1
-EXIT_CONFIG = 2
-EXIT_UNAUTHORIZED = 3
-EXIT_KAFKA_UNREACHABLE = 4
-EXIT_INTERNAL_ERRORS = 5
 
 
 def service_version() -> str:
@@ -94,7 +95,7 @@ def install_signal_handlers(pipeline: Pipeline) -> None:
     def on_signal(signum: int) -> None:
         if received:
             log.warning("second signal: exiting at once without draining")
-            os._exit(128 + signum)
+            os._exit(EXIT_SECOND_SIGNAL_BASE + signum)
         received.append(signum)
         log.info("%s received: draining (second signal exits at once)", signal.Signals(signum).name)
         pipeline.request_stop()
@@ -187,7 +188,7 @@ async def _serve(
     except KafkaError as exc:
         log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
         await stop_bounded(producer, STOP_TIMEOUT_S)
-        return EXIT_KAFKA_UNREACHABLE
+        return KafkaUnreachable.exit_code
     async with build_client(settings) as client:
         pipeline = Pipeline(
             settings,
@@ -207,7 +208,7 @@ async def _serve(
         except KafkaError as exc:
             log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
             await stop_bounded(producer, STOP_TIMEOUT_S)
-            return EXIT_KAFKA_UNREACHABLE
+            return KafkaUnreachable.exit_code
         if handle_signals:
             install_signal_handlers(pipeline)
         if on_ready is not None:
@@ -224,9 +225,9 @@ async def _serve(
             await pipeline.run()
         except CredentialsRefused as exc:
             log.critical("the PBX refused the API key (LEADSYNC_NOOJEE_API_KEY): %s", exc)
-            return EXIT_UNAUTHORIZED
-        except InternalErrorLimit:
-            return EXIT_INTERNAL_ERRORS  # logged where it was decided, with the last traceback
+            return exc.exit_code
+        except LeadsyncError as exc:
+            return exc.exit_code  # logged where it was decided, with its traceback
         except Exception:
             # Nothing unfinished was committed, so a restart resumes without loss.
             log.critical("stopping after an unexpected error", exc_info=True)

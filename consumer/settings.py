@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from consumer.errors import SettingsError
+
 ENV_PREFIX = "LEADSYNC_"
 PBX_QUEUE_LIMIT_S = 60.0
 
@@ -156,10 +158,6 @@ class Settings(BaseSettings):
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.noojee_timezone)
-
-
-class SettingsError(Exception):
-    """Start-up configuration is unusable; ``str()`` names every bad variable."""
 
 
 def describe_validation_error(error: ValidationError) -> str:

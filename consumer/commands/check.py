@@ -19,12 +19,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
+from consumer.errors import EXIT_CONFIG, SettingsError
 from consumer.kafka.clients import STOP_TIMEOUT_S, connection_options, stop_bounded
 from consumer.kafka.errors import KAFKA_ERRORS
 from consumer.observability.health import probe_readiness
 from consumer.pbx.outcomes import Fatal, Unavailable
-from consumer.service import EXIT_CONFIG, build_client
-from consumer.settings import Settings, SettingsError, load_settings
+from consumer.service import build_client
+from consumer.settings import Settings, load_settings
 from contracts.noojee import UpdateLeadFast
 
 EXIT_UNHEALTHY = 1

@@ -23,11 +23,11 @@ from consumer.deadletters.tools.filters import Selection, parse_moment, parse_po
 from consumer.deadletters.tools.letters import DeadLetter
 from consumer.deadletters.tools.plan import ReplayOptions
 from consumer.deadletters.tools.progress import Meter
-from consumer.deadletters.tools.reader import DlqError, fetch_one, read_letters
+from consumer.deadletters.tools.reader import fetch_one, read_letters
 from consumer.deadletters.tools.replay import replay
 from consumer.deadletters.tools.show import Shown, show_json, show_text
-from consumer.service import EXIT_CONFIG
-from consumer.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from consumer.errors import EXIT_CONFIG, DlqError, SettingsError
+from consumer.settings import ENV_PREFIX, Settings, load_settings
 
 EXIT_FAILED = 1
 _UNUSED_HERE = {"noojee_url": "http://pbx.unused.invalid", "noojee_api_key": "unused"}

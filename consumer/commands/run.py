@@ -8,9 +8,10 @@ import gc
 import sys
 from typing import Any
 
+from consumer.errors import EXIT_CONFIG, SettingsError
 from consumer.observability.logs import configure_logging
-from consumer.service import EXIT_CONFIG, run_service
-from consumer.settings import SettingsError, load_settings
+from consumer.service import run_service
+from consumer.settings import load_settings
 
 
 def add_parser(subparsers: Any) -> None:

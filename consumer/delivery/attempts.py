@@ -15,6 +15,7 @@ from typing import Protocol
 
 from consumer.delivery.breaker import Breaker, BreakerState
 from consumer.delivery.retry import RetryPolicy, backoff, retry_allowed
+from consumer.errors import CredentialsRefused
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
@@ -27,10 +28,6 @@ AMBIGUOUS_SILENCE = frozenset({"READ_TIMEOUT", "DISCONNECTED"})
 
 class Sender(Protocol):
     async def update_lead_fast(self, request: UpdateLeadFast) -> CallResult: ...
-
-
-class CredentialsRefused(Exception):
-    """The PBX refused our API key (401/403): nothing will succeed until it is fixed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,7 @@ the service (exit code 5), as Kafka Connect's ``errors.tolerance`` does.
 
 from __future__ import annotations
 
-
-class InternalErrorLimit(Exception):
-    """Too many events in a row failed inside leadsync: a bug, not bad input."""
+from consumer.errors import InternalErrorLimit
 
 
 class InternalErrors:

@@ -21,10 +21,11 @@ from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import Span
 
 from consumer.deadletters.writer import DeadLetterWriter, Failure
-from consumer.delivery.attempts import CredentialsRefused, Delivered, Delivery, Undeliverable
+from consumer.delivery.attempts import Delivered, Delivery, Undeliverable
 from consumer.delivery.coalesce import can_join, merge
 from consumer.delivery.internal_errors import InternalErrors
 from consumer.delivery.lanes import Lanes
+from consumer.errors import CredentialsRefused
 from consumer.intake.preparing import describe
 from consumer.observability.counts import Progress
 from consumer.observability.telemetry import Telemetry

@@ -44,7 +44,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from consumer.settings import SettingsError
+from consumer.errors import TelemetryConfigError
 
 OTLP = "otlp"
 CONSOLE = "console"
@@ -54,10 +54,6 @@ HTTP_PROTOBUF = "http/protobuf"
 SERVICE = "leadsync"
 
 _SIGNALS = {"traces": (OTLP, CONSOLE), "metrics": (OTLP, CONSOLE)}
-
-
-class TelemetryConfigError(SettingsError):
-    """An ``OTEL_*`` variable asks for something leadsync cannot do; names the variable."""
 
 
 @dataclass(frozen=True, slots=True)

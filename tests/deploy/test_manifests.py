@@ -13,7 +13,8 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from consumer.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from consumer.errors import SettingsError
+from consumer.settings import ENV_PREFIX, Settings, load_settings
 from tests.deploy.manifests import (
     K8S,
     OVERLAYS,

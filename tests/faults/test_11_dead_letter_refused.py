@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from consumer.errors import EXIT_OK
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
-from consumer.service import EXIT_OK
 from contracts import deadletter as h
 from contracts.deadletter import parse_dead_letter_headers
 from tests.faults.brokers import broker_refusing

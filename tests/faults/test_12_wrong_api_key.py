@@ -7,7 +7,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from consumer.service import EXIT_UNAUTHORIZED
+from consumer.errors import EXIT_UNAUTHORIZED
 from tests.faults.conftest import MakeStage
 from tests.faults.figures import increments
 from tests.faults.watch import Sampler

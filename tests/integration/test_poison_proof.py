@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from consumer.errors import EXIT_CRASH, EXIT_INTERNAL_ERRORS, ServiceFailed
 from consumer.pbx.client import CallResult
 from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
-from consumer.service import EXIT_CRASH, EXIT_INTERNAL_ERRORS, run_service
+from consumer.service import run_service
 from contracts import deadletter as h
 from contracts.deadletter import parse_dead_letter_headers
 from contracts.noojee import UpdateLeadFast
@@ -240,7 +241,7 @@ async def test_a_committer_that_dies_stops_the_service(kafka_broker: EmbeddedBro
 
         pipeline._commit = broken  # type: ignore[method-assign]
         assert await asyncio.wait_for(service, timeout=30) == EXIT_CRASH
-    assert isinstance(pipeline.fatal, RuntimeError)
+    assert isinstance(pipeline.fatal, ServiceFailed)
     assert "the committer failed" in str(pipeline.fatal)
 
 

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from consumer.delivery.attempts import CredentialsRefused, Delivered, Delivery, Undeliverable
+from consumer.delivery.attempts import Delivered, Delivery, Undeliverable
 from consumer.delivery.breaker import Breaker, BreakerState
 from consumer.delivery.retry import RetryPolicy
+from consumer.errors import CredentialsRefused
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.commands import dlq
 from consumer.deadletters.tools.filters import Selection
-from consumer.settings import SettingsError
+from consumer.errors import SettingsError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from consumer.settings import ENV_PREFIX, LogFormat, Settings, SettingsError, load_settings
+from consumer.errors import SettingsError
+from consumer.settings import ENV_PREFIX, LogFormat, Settings, load_settings
 
 SECRET = "s3cr3t-Key-0f-the-PBX"
 REQUIRED = {

@@ -13,18 +13,13 @@ import pytest
 from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumer.errors import SettingsError, TelemetryConfigError
 from consumer.observability.logs import JsonFormatter
-from consumer.observability.otel_env import (
-    CONSOLE,
-    OTLP,
-    ExportPlan,
-    TelemetryConfigError,
-    export_plan,
-)
+from consumer.observability.otel_env import CONSOLE, OTLP, ExportPlan, export_plan
 from consumer.observability.telemetry import Telemetry, TraceContextFilter
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Permanent, Retry
-from consumer.settings import Settings, SettingsError
+from consumer.settings import Settings
 from contracts.noojee import UPDATE_LEAD_FAST_PATH
 from tests.telemetry_helpers import record, recorded, strings_in
 

@@ -18,7 +18,7 @@ from consumer.deadletters.tools.letters import (
     dead_letter_of,
 )
 from consumer.deadletters.tools.plan import Decision, ReplayOptions, Skip
-from consumer.deadletters.tools.reader import DlqError, fetch_one, read_letters
+from consumer.deadletters.tools.reader import fetch_one, read_letters
 from consumer.deadletters.tools.replay import ReplayResult, replay
 
 __all__ = [

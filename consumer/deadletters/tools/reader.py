@@ -20,6 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from consumer.deadletters.tools.filters import Selection
 from consumer.deadletters.tools.letters import DeadLetter, dead_letter_of
 from consumer.deadletters.tools.progress import Progress, Silent
+from consumer.errors import DlqError
 from consumer.kafka import lenient_records
 from consumer.kafka.clients import STOP_TIMEOUT_S, connection_options, stop_bounded
 from consumer.settings import Settings
@@ -31,10 +32,6 @@ STALL_TIMEOUT_S = 30.0
 POLL_MS = 50
 FETCH_WAIT_MS = 50
 FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024
-
-
-class DlqError(Exception):
-    """A dead-letter operation cannot go on; ``str()`` says why, for an operator."""
 
 
 async def scan(

@@ -29,14 +29,9 @@ from consumer.deadletters.tools.filters import Selection
 from consumer.deadletters.tools.letters import DeadLetter, replay_headers
 from consumer.deadletters.tools.plan import Decision, ReplayOptions, plan
 from consumer.deadletters.tools.progress import Progress, Silent
-from consumer.deadletters.tools.reader import (
-    DlqError,
-    Record,
-    committed_offsets,
-    read_letters,
-    scan,
-)
+from consumer.deadletters.tools.reader import Record, committed_offsets, read_letters, scan
 from consumer.deadletters.tools.supersede import SourceIndex
+from consumer.errors import DlqError
 from consumer.kafka.clients import STOP_TIMEOUT_S, build_producer, stop_bounded
 from consumer.settings import Settings
 from contracts.deadletter import rfc3339_utc
