@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
-# Fault scenarios known to fail intermittently (see README, "Known problems").
+# Fault scenarios known to fail intermittently (see docs/known-problems.md).
 test-unstable: $(STAMP)
 	$(BIN)/python -m pytest -m unstable tests/faults
 

@@ -50,13 +50,6 @@ class NoojeeCode(IntEnum):
     DUPLICATE_EXTERNAL_ID = 112
 
 
-HTTP_STATUS_OF_CODE: dict[NoojeeCode, int] = {
-    code: (200 if code is NoojeeCode.OK else 500 if code is NoojeeCode.EXCEPTION else 400)
-    for code in NoojeeCode
-}
-"""The HTTP status the PBX answers each code with."""
-
-
 class NoojeeResponse(BaseModel):
     """The JSON body of every answer: ``{"code": <int>, "message": "<NAME>"}``."""
 

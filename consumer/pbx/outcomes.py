@@ -40,6 +40,7 @@ from email.utils import parsedate_to_datetime
 
 from consumer.pbx.transport import ConnectFailed, ReadTimedOut, TransportError
 from contracts.noojee import NoojeeCode
+from contracts.reasons import CODES, Handling
 
 BODY_LIMIT = 4096
 """Characters of a response body kept on an outcome (and so in a dead letter)."""
@@ -92,33 +93,6 @@ class Fatal:
 Outcome = Applied | Retry | Unavailable | Permanent | Fatal
 
 
-_CODE_MESSAGES: dict[NoojeeCode, str] = {
-    NoojeeCode.COULDNT_FIND_THE_LEAD: "The PBX has no lead with this njExternalLeadId: create "
-    "the lead in the campaign or fix the CRM id, then replay.",
-    NoojeeCode.NO_PHONE_FIELDS: "The update named no phone field the campaign knows: list them "
-    "in LEADSYNC_NOOJEE_PHONE_FIELDS or give the lead a phone, then replay.",
-    NoojeeCode.EXCEPTION: "The PBX failed internally (code 103); the update will be retried.",
-    NoojeeCode.DNC: "The lead's numbers are on the PBX's do-not-call list: take them off the "
-    "list, then replay, or drop the event if the lead must not be called.",
-    NoojeeCode.DUPLICATE: "Another lead in the campaign has this phone number: merge or "
-    "correct the leads in the CRM, then replay.",
-    NoojeeCode.INVALID_DISPOSTION: "The PBX has no such disposition: create it in the campaign "
-    "or correct the CRM's disposition, then replay.",
-    NoojeeCode.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED: "The lead was never dialled, so its "
-    "disposition cannot be '<No Change>': have the CRM send the change with a real "
-    "disposition (a replay of this event as-is fails again).",
-    NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED: "The PBX would create this lead, and a new lead "
-    "cannot take '<No Change>': create the lead in the campaign first, then replay.",
-    NoojeeCode.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS: "The PBX queued the call over a minute "
-    "behind others (code 109); the update will be retried with fewer calls at once.",
-    NoojeeCode.LEAD_NOT_UPDATED_DUE_TO_CONFLICT: "Someone edited the lead in the dialler at "
-    "the same moment: check the lead by hand, then replay only if the event still applies.",
-    NoojeeCode.INVALID_TIMEZONE_SPECIFIED: "The PBX does not know these contact hours "
-    "(njContactHours): create them on the PBX or correct the CRM's value, then replay.",
-    NoojeeCode.DUPLICATE_EXTERNAL_ID: "Another lead in the campaign already has this "
-    "njExternalLeadId: remove the duplicate in the dialler, then replay.",
-}
-_TRANSIENT_CODES = (NoojeeCode.EXCEPTION, NoojeeCode.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS)
 _DOCUMENTED_CODES = frozenset(int(code) for code in NoojeeCode)
 _OK_BODIES = frozenset(
     (b'{"code":0,"message":"OK"}', b'{"code": 0, "message": "OK"}', b'{"code": 0, "message": ""}')
@@ -162,19 +136,18 @@ def classify(
     after = parse_retry_after(retry_after, now)
     if code in _DOCUMENTED_CODES:
         known = NoojeeCode(code)
-        if known in _TRANSIENT_CODES:
+        row = CODES[known]
+        if row.handling is Handling.RETRY:
             return Retry(
                 known.name,
-                _CODE_MESSAGES[known],
+                row.message,
                 after=after,
                 code=code,
                 http_status=status,
                 body=_shown(body),
                 overload=known is NoojeeCode.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS,
             )
-        return Permanent(
-            known.name, _CODE_MESSAGES[known], code=code, http_status=status, body=_shown(body)
-        )
+        return Permanent(known.name, row.message, code=code, http_status=status, body=_shown(body))
     return _from_status(status, code, _shown(body), after)
 
 

@@ -1,6 +1,6 @@
 """NoojeeClient against the simulator and raw servers, over real sockets on 127.0.0.1.
 
-Each row of the code table in noojee-api.md has a test (ids = code names) showing
+Each row of the code table in docs/reference/noojee-api.md has a test (ids = code names) showing
 the outcome class the client returns; then the transport rows (refused, outage,
 read timeout, reset after send) and the API key never showing anywhere.
 """
@@ -23,7 +23,8 @@ from pydantic import SecretStr
 
 from consumer.pbx.client import CallResult, NoojeeClient
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
-from contracts.noojee import HTTP_STATUS_OF_CODE, NO_CHANGE, NoojeeCode, UpdateLeadFast
+from contracts.noojee import NO_CHANGE, NoojeeCode, UpdateLeadFast
+from contracts.reasons import HTTP_STATUS_OF_CODE
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 
 CAMPAIGN = {"fTemplateId": "41", "fCampaignId": "41", "fAllocationId": "38"}

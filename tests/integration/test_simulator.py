@@ -1,7 +1,7 @@
-"""The simulator against /work/shared/noojee-api.md, over real sockets on 127.0.0.1.
+"""The simulator against docs/reference/noojee-api.md, over real sockets on 127.0.0.1.
 
-Each test names the line of noojee-api.md (or of the simulator brief where the
-vendor is silent) that it checks.
+Each test names the line of docs/reference/noojee-api.md (or of
+docs/reference/simulator-api.md where the vendor is silent) that it checks.
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ async def test_each_code_of_the_table(
     status: int,
     code: int,
 ) -> None:
-    """One row of noojee-api.md's response table each (the test id quotes it): code, vendor's
-    name and HTTP status; only code 0 applies the update."""
+    """One row of docs/reference/noojee-api.md's response table each (the test id quotes
+    it): code, vendor's name and HTTP status; only code 0 applies the update."""
     sim = await simulator(min_service_ms=1, **options)
     assert await call(http, sim.url, body) == (
         status,
@@ -260,7 +260,8 @@ async def test_outage_refuse_closes_the_port_and_reopens_it(
 async def test_refuse_cuts_calls_in_flight_and_answers_the_admin_call_that_set_it(
     simulator: StartSimulator, http: aiohttp.ClientSession
 ) -> None:
-    """'while the PBX is down' (brief: a call in flight is cut off, nothing applied)."""
+    """'while the PBX is down' (docs/reference/simulator-api.md, "Outages": a call in
+    flight is cut off, nothing applied)."""
     sim = await simulator(min_service_ms=1, hold_leads={"HELD": 30.0})
     held = asyncio.create_task(call(http, sim.url, lead("HELD")))
     await until(lambda: sim.state.stats.executing == 1, "executing")
@@ -276,7 +277,8 @@ async def test_refuse_cuts_calls_in_flight_and_answers_the_admin_call_that_set_i
 async def test_a_call_whose_body_arrives_as_the_outage_begins_is_not_applied(
     simulator: StartSimulator, outage: str
 ) -> None:
-    """'while the PBX is down' (brief: nothing applies once the outage has begun), for a
+    """'while the PBX is down' (docs/reference/simulator-api.md, "Outages": nothing
+    applies once the outage has begun), for a
     request that reached the handler before it began and was still reading its body."""
     sim = await simulator(min_service_ms=1)
     body = json.dumps(lead("LATE")).encode()
@@ -319,8 +321,8 @@ async def test_overlapping_calls_for_one_lead_are_detected(
 async def test_inspection_history_and_reset(
     simulator: StartSimulator, http: aiohttp.ClientSession
 ) -> None:
-    """interface.md's inspection API: /_sim/leads/{id} in the order applied, query without
-    apiKey; /_sim/reset clears history and counters."""
+    """docs/reference/simulator-api.md's inspection API: /_sim/leads/{id} in the order
+    applied, query without apiKey; /_sim/reset clears history and counters."""
     sim = await simulator(min_service_ms=1)
     for body in (lead("A", Name="one"), lead("A", Name="two"), lead("B")):
         await call(http, sim.url, body)
@@ -373,7 +375,8 @@ async def test_hold_and_spikes_lengthen_calls(
 
 
 async def test_leadsync_simulate_runs_as_a_process(http: aiohttp.ClientSession) -> None:
-    """interface.md: `leadsync simulate` (--port, --api-key from the environment, exits 0)."""
+    """docs/reference/commands.md: `leadsync simulate` (--port, --api-key from the
+    environment, exits 0)."""
     env = {**os.environ, "LEADSYNC_SIM_API_KEY": SIM_API_KEY}
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "consumer.cli", "simulate", "--port", "0", "--threads", "2"),

@@ -1,4 +1,4 @@
-"""classify: the decision table of noojee-api.md, one row per documented line."""
+"""classify: the decision table of docs/reference/noojee-api.md, one row per documented line."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from consumer.pbx.outcomes import (
     parse_retry_after,
 )
 from consumer.pbx.transport import ConnectFailed, Disconnected, ReadTimedOut
-from contracts.noojee import HTTP_STATUS_OF_CODE, NoojeeCode
+from contracts.noojee import NoojeeCode
+from contracts.reasons import HTTP_STATUS_OF_CODE
 
 NOW = datetime(2026, 11, 26, 10, 15, tzinfo=UTC).timestamp()
 URL = "http://pbx.test/servicemanager/rest/CampaignAPI/updateLeadFast?apiKey=REDACTED"
@@ -32,7 +33,7 @@ def answer(code: int, name: str = "") -> bytes:
     return json.dumps({"code": code, "message": name}).encode()
 
 
-# One row per line of the code table in noojee-api.md: (code, outcome class).
+# One row per line of the code table in docs/reference/noojee-api.md: (code, outcome class).
 CODE_TABLE: list[tuple[NoojeeCode, type[Outcome]]] = [
     (NoojeeCode.OK, Applied),
     (NoojeeCode.COULDNT_FIND_THE_LEAD, Permanent),

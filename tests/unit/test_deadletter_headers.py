@@ -1,4 +1,7 @@
-"""contracts.deadletter: the headers a dead letter carries (interface.md's table)."""
+"""contracts.deadletter: the headers a dead letter carries.
+
+The table they follow is docs/reference/dead-letter-headers.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""consumer.errors: the tree drawn at the top of the module is the tree, and exit codes come from it."""
+"""consumer.errors: the drawing at the module's top is its tree; exit codes come from it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def test_the_drawing_names_every_error_with_its_exit_code() -> None:
         match[0]: match[1]
         for match in re.findall(r"(\w+(?:Error|Refused|Unreachable|Limit|Failed))\s+(\d)?", drawing)
     }
-    assert set(drawn) == {cls.__name__ for cls in {LeadsyncError, *subclasses(LeadsyncError)}}
+    classes: set[type[LeadsyncError]] = {LeadsyncError, *subclasses(LeadsyncError)}
+    assert set(drawn) == {cls.__name__ for cls in classes}
     for cls in subclasses(LeadsyncError):
         if drawn[cls.__name__]:
             assert int(drawn[cls.__name__]) == cls.exit_code, cls.__name__

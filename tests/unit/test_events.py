@@ -1,4 +1,4 @@
-"""contracts.events: one case per rule of interface.md's lead-change table."""
+"""contracts.events: one case per rule of docs/reference/event-contract.md's field table."""
 
 from __future__ import annotations
 

@@ -234,7 +234,8 @@ def test_prometheus_names_are_clean_and_documented() -> None:
         "leadsync_concurrency_limit": "gauge",
         "leadsync_events_coalesced": "counter",
     }
-    documented = set(re.findall(r"`(leadsync_[a-z_]+)`", (ROOT / "README.md").read_text()))
+    metrics_table = (ROOT / "docs" / "operations.md").read_text()
+    documented = set(re.findall(r"`(leadsync_[a-z_]+)`", metrics_table))
     exposed = {name + ("_total" if kind == "counter" else "") for name, kind in families.items()}
     assert exposed <= documented, f"undocumented metrics: {sorted(exposed - documented)}"
 

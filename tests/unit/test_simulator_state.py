@@ -1,7 +1,7 @@
 """The simulator's pure parts: options, the lead store's decision table, counters, FIFO gate.
 
-Rows cite the line of /work/shared/noojee-api.md (or of the simulator brief
-where the vendor is silent) that they check.
+Rows cite the line of docs/reference/noojee-api.md (or of
+docs/reference/simulator-api.md where the vendor is silent) that they check.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def test_admin_update_errors_name_the_option(doc: object, named: str) -> None:
 def test_answer_follows_the_code_table(
     options: dict[str, Any], body: dict[str, Any], code: NoojeeCode
 ) -> None:
-    """One line of noojee-api.md's code table per row, checks in the brief's order."""
+    """One line of docs/reference/noojee-api.md's code table per row, checks in the order
+    of docs/reference/simulator-api.md ("How a call is answered")."""
     assert LeadStore(config(**options)).answer(body, fail=False) is code
 
 
@@ -219,7 +220,7 @@ def test_counters_history_and_overlaps_are_exact() -> None:
 
 
 def test_reset_clears_history_but_keeps_calls_in_flight() -> None:
-    """interface.md: 'POST /_sim/reset → clears history and counters'."""
+    """docs/reference/simulator-api.md: 'POST /_sim/reset → clears history and counters'."""
     state = SimulatorState(config())
     done = state.begin("A", 1, 1.0)
     state.finish(done, lead("A"), {}, 2.0)

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from consumer.sandbox.simulator.config import SimulatorConfig
-from contracts.noojee import HTTP_STATUS_OF_CODE, NO_CHANGE, NoojeeCode
+from contracts.noojee import NO_CHANGE, NoojeeCode
+from contracts.reasons import HTTP_STATUS_OF_CODE
 
 INVALID_JSON: Final = "INVALID_JSON"
 """Message of the HTTP 400 answered to a body that is not a JSON object (vendor silent)."""

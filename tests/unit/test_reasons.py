@@ -1,0 +1,41 @@
+"""contracts.reasons: one row per Noojee code and leadsync reason, read by everything."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consumer.deadletters.tools.advice import advice_for
+from consumer.pbx.outcomes import Applied, Permanent, Retry, classify
+from consumer.sandbox.simulator.store import response_of
+from contracts.deadletter import DeadLetterReason
+from contracts.noojee import NoojeeCode
+from contracts.reasons import CODES, REASONS, Handling, reason_named
+
+
+def test_every_code_and_every_reason_has_a_row() -> None:
+    assert set(CODES) == set(NoojeeCode)
+    assert {str(reason) for reason in DeadLetterReason} <= set(REASONS)
+    assert all(row.message and row.meaning and row.fix for row in REASONS.values())
+
+
+@pytest.mark.parametrize("code", list(NoojeeCode), ids=lambda code: code.name)
+def test_classify_the_simulator_and_the_advice_all_read_the_row(code: NoojeeCode) -> None:
+    row = CODES[code]
+    status, body = response_of(code)
+    assert status == row.http_status
+    outcome = classify(status, json.dumps(body))
+    expected = {Handling.APPLIED: Applied, Handling.RETRY: Retry, Handling.PERMANENT: Permanent}
+    assert isinstance(outcome, expected[row.handling])
+    if not isinstance(outcome, Applied):
+        assert outcome.message == row.message
+        assert outcome.reason == code.name
+        assert advice_for(code.name) is row
+
+
+def test_families_and_unknown_reasons_have_rows_of_their_own() -> None:
+    assert reason_named("HTTP_404").name == "HTTP_<status>"
+    assert reason_named("NOOJEE_999").name == "NOOJEE_<code>"
+    assert reason_named("SOMETHING_NEW").name == "?"
+    assert reason_named("couldnt_find_the_lead") is CODES[NoojeeCode.COULDNT_FIND_THE_LEAD]
