@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from consumer.sandbox.broker import embedded_broker
-from contracts.deadletter import DeadLetterReport, dead_letter_headers
+from contracts.deadletter import DeadLetterReport, Failure, dead_letter_headers
 from tests.kafka_helpers import create_topics
 
 REASONS = (
@@ -70,14 +70,17 @@ def letter_headers(topic: str, partition: int, offset: int, n: int) -> list[tupl
     return dead_letter_headers(
         [("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")],
         DeadLetterReport(
-            reason=reason,
-            message=f"{reason}: what failed and what to do, one sentence of about this length.",
-            code=code,
-            http_status=400 if code else None,
-            response=json.dumps({"code": code, "message": reason}) if code else "",
-            attempts=1,
-            first_failed_at=now,
-            failed_at=now,
+            failure=Failure(
+                reason=reason,
+                message=f"{reason}: what failed and what to do, one sentence of about this length.",
+                code=code,
+                http_status=400 if code else None,
+                response=json.dumps({"code": code, "message": reason}) if code else "",
+                attempts=1,
+                first_failed_at=now,
+                failed_at=now,
+            ),
+            reported_at=now,
             source_topic=topic,
             source_partition=partition,
             source_offset=offset,

@@ -1,4 +1,6 @@
-"""Dead-letter records: the original record plus headers saying why (interface.md).
+"""Dead-letter records: the original record plus headers saying why.
+
+The headers are the contract of docs/reference/dead-letter-headers.md.
 
 Key, value and the original headers travel unchanged, so a replay sends
 exactly what the CRM sent. A replayed record that fails again carries only
@@ -120,19 +122,39 @@ INTERNAL_ERROR: Final = DeadLetterReason.INTERNAL_ERROR
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetterReport:
-    """Why and where one record was set aside; becomes the dead-letter headers."""
+class Failure:
+    """Why an event is set aside: made once, where the verdict is reached (intake,
+    delivery, the lane worker), and carried unchanged into the dead letter's headers."""
 
     reason: str
     """``DeadLetterReason`` or a Noojee code name (``COULDNT_FIND_THE_LEAD``, ...)."""
     message: str
     """What failed and what to do, for a person."""
-    code: int | None
-    http_status: int | None
-    response: str
-    attempts: int
-    first_failed_at: datetime
-    failed_at: datetime
+    code: int | None = None
+    http_status: int | None = None
+    response: str = ""
+    """The PBX's last answer (redacted), if there was one."""
+    attempts: int = 0
+    first_failed_at: datetime | None = None
+    failed_at: datetime | None = None
+    """None: the moment the dead letter is reported (a verdict without a call)."""
+    traceback: str = ""
+    """For ``INTERNAL_ERROR``: where leadsync failed (bounded in the header)."""
+
+    def __post_init__(self) -> None:
+        for name in ("first_failed_at", "failed_at"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{name} must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterReport:
+    """A ``Failure``, where its record was read, and who set it aside: the headers."""
+
+    failure: Failure
+    reported_at: datetime
+    """When the dead letter was made: the failure's times when it has none."""
     source_topic: str
     source_partition: int
     source_offset: int
@@ -141,8 +163,6 @@ class DeadLetterReport:
     version: str
     traceparent: str | None
     """The failed processing's trace; ``None`` keeps whatever the record carried."""
-    traceback: str = ""
-    """For ``INTERNAL_ERROR``: where leadsync failed (bounded in the header)."""
     value_omitted: int | None = None
     """The original value's size when the dead letter had to go without it."""
     key_omitted: int | None = None
@@ -151,9 +171,8 @@ class DeadLetterReport:
     """How many of the record's own headers were left out (only when too large)."""
 
     def __post_init__(self) -> None:
-        for name in ("first_failed_at", "failed_at"):
-            if getattr(self, name).tzinfo is None:
-                raise ValueError(f"{name} must be timezone-aware")
+        if self.reported_at.tzinfo is None:
+            raise ValueError("reported_at must be timezone-aware")
 
 
 def dead_letter_headers(
@@ -206,15 +225,16 @@ def rfc3339_utc(moment: datetime) -> str:
 
 
 def _report_headers(report: DeadLetterReport) -> list[tuple[str, bytes]]:
+    failure = report.failure
     headers = [
-        (REASON, _short(report.reason)),
-        (CODE, _optional_int(report.code)),
-        (HTTP_STATUS, _optional_int(report.http_status)),
-        (MESSAGE, clip_utf8(" ".join(report.message.split()), MAX_MESSAGE_BYTES)),
-        (RESPONSE, clip_utf8(report.response, MAX_RESPONSE_BYTES)),
-        (ATTEMPTS, str(report.attempts).encode()),
-        (FIRST_FAILED_AT, rfc3339_utc(report.first_failed_at).encode()),
-        (FAILED_AT, rfc3339_utc(report.failed_at).encode()),
+        (REASON, _short(failure.reason)),
+        (CODE, _optional_int(failure.code)),
+        (HTTP_STATUS, _optional_int(failure.http_status)),
+        (MESSAGE, clip_utf8(" ".join(failure.message.split()), MAX_MESSAGE_BYTES)),
+        (RESPONSE, clip_utf8(failure.response, MAX_RESPONSE_BYTES)),
+        (ATTEMPTS, str(failure.attempts).encode()),
+        (FIRST_FAILED_AT, rfc3339_utc(failure.first_failed_at or report.reported_at).encode()),
+        (FAILED_AT, rfc3339_utc(failure.failed_at or report.reported_at).encode()),
         (SOURCE_TOPIC, _short(report.source_topic)),
         (SOURCE_PARTITION, str(report.source_partition).encode()),
         (SOURCE_OFFSET, str(report.source_offset).encode()),
@@ -224,9 +244,9 @@ def _report_headers(report: DeadLetterReport) -> list[tuple[str, bytes]]:
     ]
     if report.traceparent is not None:
         headers.append((TRACEPARENT, _short(report.traceparent)))
-    if report.traceback:
+    if failure.traceback:
         # The end of a traceback says where it failed; its start is the event loop.
-        tail = report.traceback[-MAX_TRACEBACK_BYTES:]
+        tail = failure.traceback[-MAX_TRACEBACK_BYTES:]
         headers.append((TRACEBACK, clip_utf8(tail, MAX_TRACEBACK_BYTES)))
     if report.value_omitted is not None:
         headers.append((VALUE_OMITTED, str(report.value_omitted).encode()))

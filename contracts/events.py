@@ -1,4 +1,6 @@
-"""The ``lead-change/v1`` event: one JSON object per Kafka record (see interface.md).
+"""The ``lead-change/v1`` event: one JSON object per Kafka record.
+
+The contract is docs/reference/event-contract.md.
 
 Validation is strict on purpose: an event with a typo or a wrong type is
 rejected whole (``InvalidEvent``) rather than applied half-way, and the error
@@ -247,7 +249,7 @@ def _json_kind(value: object) -> str:
     }.get(type(value), f"a {type(value).__name__}")
 
 
-EXAMPLE_EVENT: Final[Mapping[str, Any]] = {  # interface.md's example: docs, schema, tests
+EXAMPLE_EVENT: Final[Mapping[str, Any]] = {  # the contract's example: docs, schema, tests
     "event_id": "8f1c2b9e-3a71-4b7e-9a55-0c1d2e3f4a5b",
     "lead_id": "CRM-000123",
     "occurred_at": "2026-11-26T10:15:00Z",

@@ -1,4 +1,4 @@
-"""The updateLeadFast call as the vendor documents it (see noojee-api.md).
+"""The updateLeadFast call as the vendor documents it (docs/reference/noojee-api.md).
 
 The response codes are the vendor's, spelling included (``INVALID_DISPOSTION``):
 dead-letter headers carry these names, so operators can search the vendor docs

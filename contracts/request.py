@@ -1,4 +1,4 @@
-"""From a validated ``LeadChange`` to the ``updateLeadFast`` call (noojee-api.md).
+"""From a validated ``LeadChange`` to the ``updateLeadFast`` call (docs/reference/noojee-api.md).
 
 Runs once per event on the hot path, so it only reads the already-validated
 model: plain dict building, no pydantic.

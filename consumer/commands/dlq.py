@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "dlq",
         help="list, explain and replay dead letters",
-        description="Dead-letter operations on LEADSYNC_DLQ_TOPIC (see the runbook in README.md).",
+        description=("Dead-letter operations on LEADSYNC_DLQ_TOPIC (runbook: docs/operations.md)."),
     )
     actions = parser.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
 

@@ -35,7 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser(
         "simulate",
         help="run a Noojee PBX simulator",
-        description="A Noojee Contact PBX that behaves as its API documents (noojee-api.md).",
+        description=(
+            "A Noojee Contact PBX that behaves as its API documents (docs/reference/noojee-api.md)."
+        ),
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -12,42 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from consumer.kafka.errors import KAFKA_ERRORS, KafkaFailure, describe, kafka_failure
-from contracts.deadletter import DeadLetterReport, dead_letter_headers
+from contracts.deadletter import DeadLetterReport, Failure, dead_letter_headers
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 30.0
 RETRY_FIRST_S = 0.5
 RETRY_CAP_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Why an event is dead-lettered; the pipeline fills it from a delivery or a parse."""
-
-    reason: str
-    message: str
-    code: int | None = None
-    http_status: int | None = None
-    response: str = ""
-    attempts: int = 0
-    first_failed_at: float | None = None
-    failed_at: float | None = None
-    traceback: str = ""
-    """For ``INTERNAL_ERROR``: the traceback, for the dead letter's header."""
-
-
-def _utc(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 class DeadLetterWriter:
@@ -76,16 +55,9 @@ class DeadLetterWriter:
         failure: Failure,
         traceparent: str | None,
     ) -> DeadLetterReport:
-        now = time.time()
         return DeadLetterReport(
-            reason=failure.reason,
-            message=failure.message,
-            code=failure.code,
-            http_status=failure.http_status,
-            response=failure.response,
-            attempts=failure.attempts,
-            first_failed_at=_utc(failure.first_failed_at or now),
-            failed_at=_utc(failure.failed_at or now),
+            failure=failure,
+            reported_at=datetime.now(UTC),
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,
@@ -93,7 +65,6 @@ class DeadLetterWriter:
             consumer_group=self._group,
             version=self._version,
             traceparent=traceparent,
-            traceback=failure.traceback,
         )
 
     async def write(

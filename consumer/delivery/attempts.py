@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from consumer.delivery.breaker import Breaker, BreakerState
@@ -19,7 +20,7 @@ from consumer.errors import CredentialsRefused
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
-from contracts.deadletter import DeadLetterReason
+from contracts.deadletter import DeadLetterReason, Failure
 from contracts.noojee import UpdateLeadFast
 
 AMBIGUOUS_SILENCE = frozenset({"READ_TIMEOUT", "DISCONNECTED"})
@@ -33,20 +34,6 @@ class Sender(Protocol):
 @dataclass(frozen=True, slots=True)
 class Delivered:
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Undeliverable:
-    """What a dead letter must say about an event the PBX will not take."""
-
-    reason: str
-    message: str
-    code: int | None
-    http_status: int | None
-    body: str
-    attempts: int
-    first_failed_at: float
-    failed_at: float
 
 
 class AttemptObserver(Protocol):
@@ -99,8 +86,8 @@ class Delivery:
 
     async def deliver(
         self, prepare: Callable[[bool], UpdateLeadFast | None], stop: asyncio.Event
-    ) -> Delivered | Undeliverable | None:
-        """Send until applied (``Delivered``) or set aside (``Undeliverable``).
+    ) -> Delivered | Failure | None:
+        """Send until applied (``Delivered``) or set aside (the ``Failure`` a dead letter carries).
 
         ``prepare(grow)`` is called once a call may go (breaker and throttle passed)
         and returns the request to send at that moment; ``grow`` is True while no
@@ -205,22 +192,22 @@ class Delivery:
     @staticmethod
     def _undeliverable(
         outcome: Permanent, attempts: int, first_failed: float, now: float
-    ) -> Undeliverable:
-        return Undeliverable(
+    ) -> Failure:
+        return Failure(
             reason=outcome.reason,
             message=outcome.message,
             code=outcome.code,
             http_status=outcome.http_status,
-            body=outcome.body,
+            response=outcome.body,
             attempts=attempts,
-            first_failed_at=first_failed,
-            failed_at=now,
+            first_failed_at=_utc(first_failed),
+            failed_at=_utc(now),
         )
 
     def _exhausted(
         self, outcome: Retry | Unavailable, attempts: int, first_failed: float, now: float
-    ) -> Undeliverable:
-        return Undeliverable(
+    ) -> Failure:
+        return Failure(
             reason=DeadLetterReason.RETRIES_EXHAUSTED,
             message=(
                 f"Still failing after {attempts} attempts over {now - first_failed:.0f} s "
@@ -229,11 +216,15 @@ class Delivery:
             ),
             code=outcome.code if isinstance(outcome, Retry) else None,
             http_status=outcome.http_status,
-            body=outcome.body,
+            response=outcome.body,
             attempts=attempts,
-            first_failed_at=first_failed,
-            failed_at=now,
+            first_failed_at=_utc(first_failed),
+            failed_at=_utc(now),
         )
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:

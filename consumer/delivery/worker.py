@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import Span
 
-from consumer.deadletters.writer import DeadLetterWriter, Failure
-from consumer.delivery.attempts import Delivered, Delivery, Undeliverable
+from consumer.deadletters.writer import DeadLetterWriter
+from consumer.delivery.attempts import Delivered, Delivery
 from consumer.delivery.coalesce import can_join, merge
 from consumer.delivery.internal_errors import InternalErrors
 from consumer.delivery.lanes import Lanes
@@ -30,7 +30,7 @@ from consumer.intake.preparing import describe
 from consumer.observability.counts import Progress
 from consumer.observability.telemetry import Telemetry
 from consumer.ownership.partitions import Assignment, Work
-from contracts.deadletter import DeadLetterReason
+from contracts.deadletter import DeadLetterReason, Failure
 from contracts.noojee import UpdateLeadFast
 from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
 
@@ -117,11 +117,11 @@ class Applier:
                     self.telemetry.event_applied()
             for item in group:
                 self.done(assignment, item.offset)
-        elif isinstance(result, Undeliverable):
+        elif isinstance(result, Failure):
             self.internal_errors.finished()
             # Merged events fail together but are set aside one by one, so each can
             # be inspected and replayed on its own.
-            await self._dead_letter_all(group, _failure_of(result), span)
+            await self._dead_letter_all(group, result, span)
 
     def _merged_request(self, group: list[Work]) -> UpdateLeadFast:
         """The call for ``group`` merged; items it cannot carry go back to the lane.
@@ -234,16 +234,3 @@ class Applier:
             },
         )
         self.done(assignment, record.offset)
-
-
-def _failure_of(result: Undeliverable) -> Failure:
-    return Failure(
-        reason=result.reason,
-        message=result.message,
-        code=result.code,
-        http_status=result.http_status,
-        response=result.body,
-        attempts=result.attempts,
-        first_failed_at=result.first_failed_at,
-        failed_at=result.failed_at,
-    )

@@ -24,8 +24,7 @@ from typing import Final
 
 from aiokafka.structs import ConsumerRecord
 
-from consumer.deadletters.writer import Failure
-from contracts.deadletter import DeadLetterReason
+from contracts.deadletter import DeadLetterReason, Failure
 from contracts.events import InvalidEvent, LeadChange
 from contracts.formats import DecoderConfig, Skip, decode_record
 from contracts.noojee import UpdateLeadFast

@@ -6,7 +6,7 @@ so latency measures the queue and ``L·S/latency`` the capacity (a Vegas /
 gradient limiter, as in Netflix's concurrency-limits). ``LimitController``
 decides, from windows of latencies, without awaits; ``AdaptiveConcurrency``
 feeds it the delivery's attempts and sets the throttle's limit. Every rule, and
-why it is there, is in README's "Adaptive concurrency".
+why it is there, is in docs/adaptive-concurrency.md.
 """
 
 from __future__ import annotations

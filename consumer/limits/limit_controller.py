@@ -2,7 +2,7 @@
 
 Pure: no awaits, time is passed in. ``consumer.limits.adaptive`` feeds it the
 delivery's attempts and applies its limit to the throttle; the model and every
-rule are explained in README's "Adaptive concurrency".
+rule are explained in docs/adaptive-concurrency.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ SPREAD_WEIGHT = 0.2
 
 @dataclass(frozen=True, slots=True)
 class Tuning:
-    """The controller's parameters; README's "Adaptive concurrency" says what each trades."""
+    """The controller's parameters; docs/adaptive-concurrency.md says what each trades."""
 
     initial_limit: int = 1
     min_window: int = 8
@@ -54,7 +54,7 @@ class Tuning:
         )
         if not valid:
             raise ValueError(
-                f"invalid adaptive tuning (see README, Adaptive concurrency): {self!r}"
+                f"invalid adaptive tuning (see docs/adaptive-concurrency.md): {self!r}"
             )
 
 

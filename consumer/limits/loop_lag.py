@@ -4,7 +4,7 @@ A timer that should fire every ``interval_s`` fires late by however long the loo
 was busy with other callbacks; ``LoopLag`` keeps a moving average of that
 lateness. A call's latency, measured here, includes several such waits (sending,
 reading the answer), so a saturated loop reads as a queue at the PBX unless the
-controller knows the lag (README, "Adaptive concurrency").
+controller knows the lag (docs/adaptive-concurrency.md).
 """
 
 from __future__ import annotations

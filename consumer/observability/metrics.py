@@ -3,7 +3,7 @@
 Instrument names are dotted OpenTelemetry names; the Prometheus exporter turns
 ``leadsync.noojee.call.duration`` with unit ``s`` into
 ``leadsync_noojee_call_duration_seconds``, a counter into ``<name>_total``, and
-drops curly-brace units (``{event}``). README.md ("Observability") lists them all.
+drops curly-brace units (``{event}``). docs/operations.md lists them all.
 
 Labels hold only bounded, machine-made values (outcome, reason, Noojee code,
 topic, partition): never a URL, a lead id or free text. Gauges are read through

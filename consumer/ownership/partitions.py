@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumer.deadletters.writer import Failure
 from consumer.intake.preparing import Ready
+from contracts.deadletter import Failure
 from contracts.events import LeadChange
 
 

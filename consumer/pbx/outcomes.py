@@ -12,7 +12,7 @@ Outcome classes (what the pipeline does with each)::
     └── Fatal         every call will fail: key refused     → stop the service
                       (401/403), URL redirects (3xx)
 
-``classify`` is the decision table of noojee-api.md, in this order:
+``classify`` is the decision table of docs/reference/noojee-api.md, in this order:
 
 1. a transport error: ``ConnectFailed`` → Unavailable; ``Disconnected`` and
    ``ReadTimedOut`` → Retry (ambiguous: the PBX may have applied the update);

@@ -1,7 +1,7 @@
 """Input formats: a Kafka record, native, CloudEvents or Debezium, to a ``LeadChange``.
 
 ``decode_record`` is the one entry point the pipeline calls; ``load_mapping``
-reads the Debezium mapping file at start-up. README.md ("Input formats") describes each
+reads the Debezium mapping file at start-up. docs/input-formats.md describes each
 format and the mapping file.
 """
 

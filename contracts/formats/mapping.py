@@ -2,7 +2,7 @@
 
 Read once at start-up. Every problem is reported as ``MappingError`` naming the
 file, the key and what is wrong, so a typo stops the service before the first
-record instead of dead-lettering every one. README.md ("Input formats") is the reference.
+record instead of dead-lettering every one. docs/input-formats.md is the reference.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.deadletters.writer import Failure
 from consumer.ownership.partitions import Assignment, Work
+from contracts.deadletter import Failure
 from tests.telemetry_helpers import record as consumer_record
 
 TP = TopicPartition("lead-changes", 3)

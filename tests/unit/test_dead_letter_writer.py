@@ -11,8 +11,9 @@ from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
-from consumer.deadletters.writer import DeadLetterWriter, Failure
+from consumer.deadletters.writer import DeadLetterWriter
 from contracts import deadletter as dl
+from contracts.deadletter import Failure
 from tests.telemetry_helpers import record
 
 

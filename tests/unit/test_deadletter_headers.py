@@ -17,6 +17,7 @@ from contracts.deadletter import (
     MAX_RESPONSE_BYTES,
     DeadLetterReason,
     DeadLetterReport,
+    Failure,
     dead_letter_headers,
     parse_dead_letter_headers,
     truncate_utf8,
@@ -25,14 +26,17 @@ from contracts.noojee import NoojeeCode
 from contracts.text import MARKER
 
 REPORT = DeadLetterReport(
-    reason=NoojeeCode.COULDNT_FIND_THE_LEAD.name,
-    message="No lead has njExternalLeadId CRM-1: create it in the dialler, then replay.",
-    code=101,
-    http_status=400,
-    response='{"code": 101, "message": "COULDNT_FIND_THE_LEAD"}',
-    attempts=1,
-    first_failed_at=datetime(2026, 11, 26, 10, 15, 0, 123456, tzinfo=UTC),
-    failed_at=datetime(2026, 11, 26, 21, 16, 30, tzinfo=timezone(timedelta(hours=11))),
+    failure=Failure(
+        reason=NoojeeCode.COULDNT_FIND_THE_LEAD.name,
+        message="No lead has njExternalLeadId CRM-1: create it in the dialler, then replay.",
+        code=101,
+        http_status=400,
+        response='{"code": 101, "message": "COULDNT_FIND_THE_LEAD"}',
+        attempts=1,
+        first_failed_at=datetime(2026, 11, 26, 10, 15, 0, 123456, tzinfo=UTC),
+        failed_at=datetime(2026, 11, 26, 21, 16, 30, tzinfo=timezone(timedelta(hours=11))),
+    ),
+    reported_at=datetime(2026, 11, 26, 21, 16, 30, tzinfo=timezone(timedelta(hours=11))),
     source_topic="lead-changes",
     source_partition=3,
     source_offset=4711,
@@ -43,8 +47,15 @@ REPORT = DeadLetterReport(
 )
 
 
+FAILURE_FIELDS = {field.name for field in dataclasses.fields(Failure)}
+
+
 def report(**changes: object) -> DeadLetterReport:
-    return dataclasses.replace(REPORT, **changes)  # type: ignore[arg-type]
+    """``REPORT`` with some fields changed, the failure's and the report's alike."""
+    failure = {k: v for k, v in changes.items() if k in FAILURE_FIELDS}
+    rest = {k: v for k, v in changes.items() if k not in FAILURE_FIELDS}
+    changed = dataclasses.replace(REPORT.failure, **failure)  # type: ignore[arg-type]
+    return dataclasses.replace(REPORT, failure=changed, **rest)  # type: ignore[arg-type]
 
 
 def test_every_interface_header_present_with_its_value() -> None:
@@ -53,8 +64,8 @@ def test_every_interface_header_present_with_its_value() -> None:
         "leadsync.dlq.reason": b"COULDNT_FIND_THE_LEAD",
         "leadsync.dlq.code": b"101",
         "leadsync.dlq.http_status": b"400",
-        "leadsync.dlq.message": REPORT.message.encode(),
-        "leadsync.dlq.response": REPORT.response.encode(),
+        "leadsync.dlq.message": REPORT.failure.message.encode(),
+        "leadsync.dlq.response": REPORT.failure.response.encode(),
         "leadsync.dlq.attempts": b"1",
         "leadsync.dlq.first_failed_at": b"2026-11-26T10:15:00.123Z",
         "leadsync.dlq.failed_at": b"2026-11-26T10:16:30.000Z",
@@ -189,8 +200,9 @@ def test_headers_are_utf8_and_single_line(message: str, original: list[tuple[str
 def test_the_headers_leadsync_adds_stay_within_16_kib_whatever_they_quote(
     message: str, response: str, traceback: str, name: str
 ) -> None:
-    huge = dataclasses.replace(
-        report(message=message, response=response),
+    huge = report(
+        message=message,
+        response=response,
         reason=name * 10,
         source_topic=name,
         consumer_group=name,

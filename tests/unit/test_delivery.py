@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import pytest
 
-from consumer.delivery.attempts import Delivered, Delivery, Undeliverable
+from consumer.delivery.attempts import Delivered, Delivery
 from consumer.delivery.breaker import Breaker, BreakerState
 from consumer.delivery.retry import RetryPolicy
 from consumer.errors import CredentialsRefused
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
-from contracts.deadletter import DeadLetterReason
+from contracts.deadletter import DeadLetterReason, Failure
 from contracts.noojee import UpdateLeadFast
 
 REQUEST = UpdateLeadFast(
@@ -143,15 +144,15 @@ async def test_permanent_is_undeliverable_with_the_outcomes_details() -> None:
     sender = ScriptedSender([permanent])
     wall = Clock(1_800_000_123.5)
     outcome = await delivery(sender, wall=wall).deliver(send_request, asyncio.Event())
-    assert outcome == Undeliverable(
+    assert outcome == Failure(
         reason="COULDNT_FIND_THE_LEAD",
         message="The PBX has no lead with this njExternalLeadId.",
         code=101,
         http_status=400,
-        body='{"code":101,"message":"COULDNT_FIND_THE_LEAD"}',
+        response='{"code":101,"message":"COULDNT_FIND_THE_LEAD"}',
         attempts=1,
-        first_failed_at=1_800_000_123.5,
-        failed_at=1_800_000_123.5,
+        first_failed_at=datetime.fromtimestamp(1_800_000_123.5, tz=UTC),
+        failed_at=datetime.fromtimestamp(1_800_000_123.5, tz=UTC),
     )
 
 
@@ -173,10 +174,10 @@ async def test_a_permanent_after_retries_counts_every_attempt_and_the_first_fail
 
     sender = ScriptedSender([EXC, EXC, Permanent("DNC", "On the do-not-call list.")], tick)
     outcome = await delivery(sender, wall=wall).deliver(send_request, asyncio.Event())
-    assert isinstance(outcome, Undeliverable)
+    assert isinstance(outcome, Failure)
     assert outcome.attempts == 3
-    assert outcome.first_failed_at == 1010.0
-    assert outcome.failed_at == 1030.0
+    assert outcome.first_failed_at == datetime.fromtimestamp(1010.0, tz=UTC)
+    assert outcome.failed_at == datetime.fromtimestamp(1030.0, tz=UTC)
 
 
 async def test_retrying_past_the_deadline_is_undeliverable_as_retries_exhausted() -> None:
@@ -195,10 +196,10 @@ async def test_retrying_past_the_deadline_is_undeliverable_as_retries_exhausted(
     )
     sender = ScriptedSender([EXC, overloaded, Applied()], time_passes)
     outcome = await delivery(sender, monotonic=mono).deliver(send_request, asyncio.Event())
-    assert isinstance(outcome, Undeliverable)
+    assert isinstance(outcome, Failure)
     assert outcome.reason == DeadLetterReason.RETRIES_EXHAUSTED
     assert outcome.attempts == 2
-    assert (outcome.code, outcome.http_status, outcome.body) == (109, 400, '{"code":109}')
+    assert (outcome.code, outcome.http_status, outcome.response) == (109, 400, '{"code":109}')
     assert "TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS" in outcome.message  # the last reason
     assert "LEADSYNC_RETRY_DEADLINE_S" in outcome.message
     assert len(sender.calls) == 2
@@ -264,7 +265,7 @@ async def test_an_outage_before_the_first_failure_does_not_extend_the_deadline()
     outcome = await delivery(sender, monotonic=mono, breaker=breaker).deliver(
         send_request, asyncio.Event()
     )
-    assert isinstance(outcome, Undeliverable)
+    assert isinstance(outcome, Failure)
     assert outcome.reason == DeadLetterReason.RETRIES_EXHAUSTED
     # Failures at +0, +2, +4 s are retried; the one at +6 s is past the 5 s deadline.
     assert outcome.attempts == 3 + 4
@@ -448,7 +449,7 @@ async def test_retry_after_beyond_the_deadline_gives_up_at_once() -> None:
     slow = Retry("HTTP_429", "Too many requests.", after=3600.0, http_status=429)
     sender = ScriptedSender([slow, Applied()])
     outcome = await delivery(sender).deliver(send_request, asyncio.Event())
-    assert isinstance(outcome, Undeliverable)
+    assert isinstance(outcome, Failure)
     assert outcome.reason == DeadLetterReason.RETRIES_EXHAUSTED
     assert outcome.http_status == 429
     assert len(sender.calls) == 1
@@ -485,7 +486,7 @@ async def test_unavailable_for_one_event_alone_spends_its_budget() -> None:
     outcome = await delivery(sender, monotonic=mono, breaker=breaker).deliver(
         send_request, asyncio.Event()
     )
-    assert isinstance(outcome, Undeliverable)
+    assert isinstance(outcome, Failure)
     assert outcome.reason == DeadLetterReason.RETRIES_EXHAUSTED
     assert outcome.http_status == 502
     assert "HTTP_502" in outcome.message

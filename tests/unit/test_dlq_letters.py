@@ -22,7 +22,7 @@ from consumer.deadletters.tools.letters import (
     replayed_letter,
 )
 from contracts import deadletter as dl
-from contracts.deadletter import DeadLetterReport, dead_letter_headers
+from contracts.deadletter import DeadLetterReport, Failure, dead_letter_headers
 
 TRACE = ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 CRM = ("crm.source", b"outbox")
@@ -31,14 +31,17 @@ VALUE = json.dumps({"event_id": "e", "lead_id": "CRM-7", "occurred_at": "2026-11
 
 def report(offset: int = 42, partition: int = 3) -> DeadLetterReport:
     return DeadLetterReport(
-        reason="COULDNT_FIND_THE_LEAD",
-        message="No such lead.",
-        code=101,
-        http_status=400,
-        response='{"code": 101}',
-        attempts=1,
-        first_failed_at=datetime(2026, 11, 26, 10, 15, tzinfo=UTC),
-        failed_at=datetime(2026, 11, 26, 10, 16, tzinfo=UTC),
+        failure=Failure(
+            reason="COULDNT_FIND_THE_LEAD",
+            message="No such lead.",
+            code=101,
+            http_status=400,
+            response='{"code": 101}',
+            attempts=1,
+            first_failed_at=datetime(2026, 11, 26, 10, 15, tzinfo=UTC),
+            failed_at=datetime(2026, 11, 26, 10, 16, tzinfo=UTC),
+        ),
+        reported_at=datetime(2026, 11, 26, 10, 16, tzinfo=UTC),
         source_topic="lead-changes",
         source_partition=partition,
         source_offset=offset,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from consumer.deadletters.tools.letters import DeadLetter, Header, dead_letter_of, replay_headers
 from consumer.deadletters.tools.plan import Decision, ReplayOptions, Skip, plan
 from consumer.deadletters.tools.supersede import SourceIndex
-from contracts.deadletter import DeadLetterReport, dead_letter_headers
+from contracts.deadletter import DeadLetterReport, Failure, dead_letter_headers
 
 TOPIC = "lead-changes"
 NOW = "2026-11-27T00:00:00.000Z"
@@ -24,14 +24,17 @@ NOW = "2026-11-27T00:00:00.000Z"
 def report(partition: int, offset: int, *, topic: str = TOPIC, minute: int = 0) -> DeadLetterReport:
     at = datetime(2026, 11, 26, 10, minute, tzinfo=UTC)
     return DeadLetterReport(
-        reason="INVALID_DISPOSTION",
-        message="No such disposition.",
-        code=106,
-        http_status=400,
-        response="",
-        attempts=1,
-        first_failed_at=at,
-        failed_at=at,
+        failure=Failure(
+            reason="INVALID_DISPOSTION",
+            message="No such disposition.",
+            code=106,
+            http_status=400,
+            response="",
+            attempts=1,
+            first_failed_at=at,
+            failed_at=at,
+        ),
+        reported_at=at,
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,

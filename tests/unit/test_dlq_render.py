@@ -22,7 +22,7 @@ from consumer.deadletters.tools.render import (
     summary_lines,
 )
 from consumer.deadletters.tools.show import Shown, show_json, show_text
-from contracts.deadletter import DeadLetterReason, DeadLetterReport, dead_letter_headers
+from contracts.deadletter import DeadLetterReason, DeadLetterReport, Failure, dead_letter_headers
 from contracts.noojee import NoojeeCode
 
 EVENT = {"event_id": "e1", "lead_id": "CRM-000123", "occurred_at": "2026-11-26T10:15:00Z"}
@@ -35,14 +35,17 @@ def headers(
     return dead_letter_headers(
         [("crm.source", b"outbox")],
         DeadLetterReport(
-            reason=reason,
-            message="The PBX has no lead with this njExternalLeadId:\nfix it, then replay.",
-            code=code,
-            http_status=400,
-            response='{"code": 101, "message": "COULDNT_FIND_THE_LEAD"}',
-            attempts=1,
-            first_failed_at=at,
-            failed_at=at,
+            failure=Failure(
+                reason=reason,
+                message="The PBX has no lead with this njExternalLeadId:\nfix it, then replay.",
+                code=code,
+                http_status=400,
+                response='{"code": 101, "message": "COULDNT_FIND_THE_LEAD"}',
+                attempts=1,
+                first_failed_at=at,
+                failed_at=at,
+            ),
+            reported_at=at,
             source_topic="lead-changes",
             source_partition=2,
             source_offset=345,

@@ -20,9 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.deadletters.writer import Failure
 from consumer.intake.preparing import Ready, RecordPreparer
-from contracts.deadletter import DeadLetterReason
+from contracts.deadletter import DeadLetterReason, Failure
 from contracts.events import EXAMPLE_EVENT, InvalidEvent
 from contracts.formats import DecoderConfig, Skip, decode_record, load_mapping
 from contracts.request import RequestDefaults, RequestError, build_update_lead_fast

@@ -1,9 +1,9 @@
-"""A Noojee PBX over HTTP that behaves as ``noojee-api.md`` documents.
+"""A Noojee PBX over HTTP that behaves as docs/reference/noojee-api.md documents.
 
 Two listeners share one ``SimulatorState``: the PBX port (updateLeadFast and
 ``/_sim/*``) and an admin port (``/_sim/*`` only) that stays up while an
 outage closes the PBX port. The decisions live in the pure modules
-``simulator_config``, ``simulator_store`` and ``simulator_state``.
+``config``, ``store`` and ``state``.
 
 One call, in order: outage 503 (no slot) → apiKey 401 (no slot) → FIFO queue
 for one of ``threads // 2`` slots (109 after ``queue_timeout_s``) → service

@@ -2,7 +2,7 @@
 
 Pure: the declarations come from ``SimulatorConfig``; what calls change since
 (a lead dialled, a lead inserted, a conflict consumed) is kept here, so the
-frozen configuration is never copied per call. Rules cite ``noojee-api.md``.
+frozen configuration is never copied per call. Rules cite docs/reference/noojee-api.md.
 """
 
 from __future__ import annotations
