@@ -18,7 +18,7 @@ Anything not in the tree that escapes is a bug: exit 1 with its traceback.
 What is *not* here, on purpose: a bad record is never an exception that escapes
 (``contracts.events.InvalidEvent``, ``contracts.request.RequestError`` become dead
 letters), and neither is a failed call (``consumer.pbx.transport`` maps aiohttp's
-exceptions to outcomes) or a Kafka error (``consumer.kafka.errors`` reads each
+exceptions to outcomes) or a Kafka error (``consumer.kafka.failures`` reads each
 one as transient, too large, refused or rebalanced).
 """
 

@@ -12,12 +12,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 
-from aiokafka.errors import KafkaError
-
-from consumer.delivery.attempts import AttemptObserver, Delivery, Observers
-from consumer.delivery.retry import RetryPolicy
 from consumer.errors import (
     EXIT_CONFIG,
     EXIT_CRASH,
@@ -28,64 +23,19 @@ from consumer.errors import (
     LeadsyncError,
     SettingsError,
 )
-from consumer.kafka.clients import (
-    STOP_TIMEOUT_S,
-    build_consumer,
-    build_producer,
-    stop_bounded,
-)
-from consumer.limits.adaptive import AdaptiveConcurrency
+from consumer.kafka.clients import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
+from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.limits.throttle import Throttle
 from consumer.observability.health import HealthServer
 from consumer.observability.telemetry import Telemetry
 from consumer.ownership.leadership import Leadership
 from consumer.ownership.slot_assignor import assignors
-from consumer.pbx.client import NoojeeClient
 from consumer.pipeline import Pipeline
 from consumer.settings import Settings
-from contracts.formats import DecoderConfig, MappingError, load_mapping
+from consumer.wiring import build_client, build_decoder, build_pipeline, service_version
+from contracts.formats import DecoderConfig
 
 log = logging.getLogger(__name__)
-
-
-def service_version() -> str:
-    try:
-        return version("noojee-leadsync")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def build_delivery(
-    settings: Settings, client: NoojeeClient, observer: AttemptObserver, throttle: Throttle
-) -> Delivery:
-    policy = RetryPolicy(
-        base_s=settings.retry_base_s,
-        cap_s=settings.retry_cap_s,
-        deadline_s=settings.retry_deadline_s,
-    )
-    if not settings.adaptive_concurrency:
-        return Delivery(sender=client, throttle=throttle, policy=policy, observer=observer)
-    # Telemetry first: the controller may change the limit the metrics report.
-    adaptive = AdaptiveConcurrency(throttle)
-    return Delivery(
-        sender=client,
-        throttle=throttle,
-        policy=policy,
-        observer=Observers(observer, adaptive),
-        on_overload=adaptive.on_overload,
-        on_ceiling_changed=adaptive.ceiling_changed,
-    )
-
-
-def build_client(settings: Settings) -> NoojeeClient:
-    return NoojeeClient(
-        str(settings.noojee_url),
-        settings.noojee_api_key,
-        request_timeout_s=settings.request_timeout_s,
-        connect_timeout_s=settings.connect_timeout_s,
-        # The throttle bounds calls; the pool must never be the tighter limit.
-        max_connections=settings.max_concurrency + 4,
-    )
 
 
 def install_signal_handlers(pipeline: Pipeline) -> None:
@@ -102,22 +52,6 @@ def install_signal_handlers(pipeline: Pipeline) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-
-
-def build_decoder(settings: Settings) -> DecoderConfig:
-    """The input decoder; raises ``SettingsError`` naming the variable when unusable."""
-    try:
-        mapping = load_mapping(settings.mapping_file) if settings.mapping_file else None
-        return DecoderConfig(
-            settings.input_format.value,
-            frozenset(settings.cloudevents_types),
-            mapping,
-            max_bytes=settings.max_event_bytes,
-        )
-    except MappingError as exc:
-        raise SettingsError(f"LEADSYNC_MAPPING_FILE: {exc}") from None
-    except ValueError as exc:
-        raise SettingsError(f"LEADSYNC_INPUT_FORMAT: {exc}") from None
 
 
 async def run_service(
@@ -185,27 +119,27 @@ async def _serve(
     producer = build_producer(settings)
     try:
         await producer.start()
-    except KafkaError as exc:
+    except KAFKA_ERRORS as exc:
         log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
         await stop_bounded(producer, STOP_TIMEOUT_S)
         return KafkaUnreachable.exit_code
     async with build_client(settings) as client:
-        pipeline = Pipeline(
+        pipeline = build_pipeline(
             settings,
-            consumer,
-            producer,
-            build_delivery(settings, client, telemetry, throttle),
             decoder,
-            version=service_version(),
+            consumer=consumer,
+            producer=producer,
+            client=client,
+            throttle=throttle,
             telemetry=telemetry,
             leads_group=lambda: leadership.leads,
+            health_port=health.port,
         )
-        pipeline.health_port = health.port
         pipelines.append(pipeline)
         consumer.subscribe([settings.source_topic], listener=pipeline.listener())
         try:
             await consumer.start()
-        except KafkaError as exc:
+        except KAFKA_ERRORS as exc:
             log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
             await stop_bounded(producer, STOP_TIMEOUT_S)
             return KafkaUnreachable.exit_code

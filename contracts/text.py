@@ -38,3 +38,15 @@ def clip_utf8(text: str, limit: int) -> bytes:
     # Dropping the bytes of a character cut in half leaves valid UTF-8.
     head = encoded[:room].decode("utf-8", errors="ignore").encode("utf-8")
     return head + marker
+
+
+MAX_ERROR_CHARS: Final = 300
+
+
+def describe_error(exc: BaseException) -> str:
+    """``TypeError: unhashable type: 'list'``: an exception's type and a bounded message,
+    on one line (for a dead letter, a log line, an operator)."""
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {clip(text, MAX_ERROR_CHARS)}"

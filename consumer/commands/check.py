@@ -17,15 +17,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError
 
 from consumer.errors import EXIT_CONFIG, SettingsError
 from consumer.kafka.clients import STOP_TIMEOUT_S, connection_options, stop_bounded
-from consumer.kafka.errors import KAFKA_ERRORS
+from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.observability.health import probe_readiness
 from consumer.pbx.outcomes import Fatal, Unavailable
-from consumer.service import build_client
 from consumer.settings import Settings, load_settings
+from consumer.wiring import build_client
 from contracts.noojee import UpdateLeadFast
 
 EXIT_UNHEALTHY = 1
@@ -45,7 +44,7 @@ async def check_kafka(settings: Settings) -> list[str]:
     try:
         await asyncio.wait_for(consumer.start(), timeout=KAFKA_TIMEOUT_S)
         topics = await asyncio.wait_for(consumer.topics(), timeout=KAFKA_TIMEOUT_S)
-    except (KafkaError, TimeoutError, OSError) as exc:
+    except KAFKA_ERRORS as exc:
         return [f"Kafka at {settings.kafka_bootstrap} unreachable: {type(exc).__name__}: {exc}"]
     finally:
         await stop_bounded(consumer, STOP_TIMEOUT_S)

@@ -47,7 +47,7 @@ async def produce(settings: Settings, plan: SamplePlan) -> None:
 
 
 def progress_line(pipeline: Pipeline, total: int, started: float) -> str:
-    p = pipeline.progress
+    p = pipeline.counts
     elapsed = max(time.monotonic() - started, 1e-6)
     dead = sum(p.dead_lettered.values())
     return (
@@ -59,7 +59,7 @@ def progress_line(pipeline: Pipeline, total: int, started: float) -> str:
 async def watch(pipeline: Pipeline, total: int, out: TextIO) -> float:
     started = time.monotonic()
     deadline = started + FINISH_TIMEOUT_S
-    while pipeline.progress.finished < total and time.monotonic() < deadline:
+    while pipeline.counts.finished < total and time.monotonic() < deadline:
         out.write(progress_line(pipeline, total, started))
         out.flush()
         await asyncio.sleep(0.25)
@@ -133,17 +133,17 @@ def summarise(
     exit_code: int,
     out: TextIO,
 ) -> int:
-    seen: Counter[str] = Counter(pipeline.progress.dead_lettered)
-    seen[APPLIED] = pipeline.progress.applied
+    seen: Counter[str] = Counter(pipeline.counts.dead_lettered)
+    seen[APPLIED] = pipeline.counts.applied
     out.write(f"\nsummary after {elapsed:.1f} s (service exit code {exit_code})\n")
     out.write(f"  {'outcome':<44} {'expected':>8} {'seen':>8}\n")
     for outcome in sorted(set(plan.expected) | set(seen)):
         mark = "" if plan.expected[outcome] == seen[outcome] else "   <-- mismatch"
         out.write(f"  {outcome:<44} {plan.expected[outcome]:>8} {seen[outcome]:>8}{mark}\n")
     out.write(
-        f"  throughput {pipeline.progress.applied / max(elapsed, 1e-6):.0f} applied/s; PBX calls "
+        f"  throughput {pipeline.counts.applied / max(elapsed, 1e-6):.0f} applied/s; PBX calls "
         f"{stats['requests']}, codes {stats['codes']}, peak concurrency "
-        f"{stats['max_concurrency']} of {stats['capacity']}; {pipeline.progress.coalesced} "
+        f"{stats['max_concurrency']} of {stats['capacity']}; {pipeline.counts.coalesced} "
         "events coalesced into other events' calls\n"
     )
     ok = exit_code == 0 and seen == plan.expected

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import KafkaError
-
 from consumer.deadletters.tools import render
 from consumer.deadletters.tools.filters import Selection, parse_moment, parse_position
 from consumer.deadletters.tools.letters import DeadLetter
@@ -27,6 +25,7 @@ from consumer.deadletters.tools.reader import fetch_one, read_letters
 from consumer.deadletters.tools.replay import replay
 from consumer.deadletters.tools.show import Shown, show_json, show_text
 from consumer.errors import EXIT_CONFIG, DlqError, SettingsError
+from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.settings import ENV_PREFIX, Settings, load_settings
 
 EXIT_FAILED = 1
@@ -195,7 +194,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, Selection] | int:
 def _guarded(run: Callable[[], None]) -> int:
     try:
         run()
-    except (DlqError, KafkaError, OSError, TimeoutError) as exc:
+    except (DlqError, *KAFKA_ERRORS) as exc:
         print(f"leadsync dlq: {_why(exc)}", file=sys.stderr)
         return EXIT_FAILED
     return 0

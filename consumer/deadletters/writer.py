@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from consumer.kafka.errors import KAFKA_ERRORS, KafkaFailure, describe, kafka_failure
+from consumer.kafka.failures import KAFKA_ERRORS, KafkaFailure, describe, kafka_failure
 from contracts.deadletter import DeadLetterReport, Failure, dead_letter_headers
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,17 @@ from consumer.delivery.retry import RetryPolicy, backoff, retry_allowed
 from consumer.errors import CredentialsRefused
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
-from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
+from consumer.pbx.outcomes import (
+    AMBIGUOUS_SILENCE,
+    Applied,
+    Fatal,
+    Outcome,
+    Permanent,
+    Retry,
+    Unavailable,
+)
 from contracts.deadletter import DeadLetterReason, Failure
 from contracts.noojee import UpdateLeadFast
-
-AMBIGUOUS_SILENCE = frozenset({"READ_TIMEOUT", "DISCONNECTED"})
-"""Retry reasons where the PBX said nothing: a streak of them means it is gone."""
 
 
 class Sender(Protocol):
@@ -79,8 +84,6 @@ class Delivery:
     breaker: Breaker = field(default_factory=Breaker)
     observer: AttemptObserver = _NoObserver()  # noqa: RUF009 - stateless default
     on_overload: Callable[[], None] | None = None
-    on_ceiling_changed: Callable[[], None] | None = None
-    """Told after the throttle's share changed (a rebalance): the adaptive limit rescales."""
     wall_clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
 

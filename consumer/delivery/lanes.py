@@ -20,11 +20,15 @@ log = logging.getLogger(__name__)
 
 
 class Lanes(Generic[Item]):
-    """Runs ``process(item)`` for each submitted item, in order per key."""
+    """Runs ``process(item, waiting)`` for each submitted item, in order per key.
+
+    ``waiting`` is the lane's queue behind the item (head first): the worker may take
+    items from its front to merge them into this one.
+    """
 
     def __init__(
         self,
-        process: Callable[[Item], Awaitable[None]],
+        process: Callable[[Item, deque[Item]], Awaitable[None]],
         on_error: Callable[[Item, Exception], None] | None = None,
     ) -> None:
         self._process = process
@@ -53,7 +57,7 @@ class Lanes(Generic[Item]):
                 item = queue.popleft()
                 self._running[key] = item
                 try:
-                    await self._process(item)
+                    await self._process(item, queue)
                 except asyncio.CancelledError:
                     if key not in self._abandoning or self._closing:
                         raise
@@ -79,7 +83,7 @@ class Lanes(Generic[Item]):
                 self._idle.set()
 
     def waiting(self, key: Hashable) -> deque[Item] | None:
-        """The lane's queue (head first), for coalescing; None when the lead is idle."""
+        """The lane's queue (head first); None when the lead is idle."""
         return self._waiting.get(key)
 
     def drop(self, predicate: Callable[[Item], bool]) -> list[Item]:

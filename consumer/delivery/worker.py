@@ -13,46 +13,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
-from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import Span
 
 from consumer.deadletters.writer import DeadLetterWriter
 from consumer.delivery.attempts import Delivered, Delivery
 from consumer.delivery.coalesce import can_join, merge
 from consumer.delivery.internal_errors import InternalErrors
-from consumer.delivery.lanes import Lanes
+from consumer.delivery.work import Work
 from consumer.errors import CredentialsRefused
-from consumer.intake.preparing import describe
-from consumer.observability.counts import Progress
+from consumer.observability.counts import Counts
 from consumer.observability.telemetry import Telemetry
-from consumer.ownership.partitions import Assignment, Work
 from contracts.deadletter import DeadLetterReason, Failure
 from contracts.noojee import UpdateLeadFast
 from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
+from contracts.text import describe_error
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class Applier:
+class LaneWorker:
     delivery: Delivery
     dead_letters: DeadLetterWriter
     defaults: RequestDefaults
-    progress: Progress
-    done: Callable[[Assignment, int], None]
+    counts: Counts
+    done: Callable[[Work], None]
+    """The item's offset is finished (applied or dead-lettered)."""
     fail: Callable[[BaseException], None]
     coalesce: bool
     telemetry: Telemetry
     internal_errors: InternalErrors
-    lanes: Lanes[Work] | None = None
-    """Where waiting items are taken from to coalesce (set once the lanes exist)."""
 
-    async def process(self, work: Work) -> None:
-        if not work.assignment.may_begin(work.offset):
+    async def process(self, work: Work, waiting: deque[Work]) -> None:
+        """Run one lane item to its end; ``waiting`` is the lane's queue behind it, from
+        which events of the same lead may merge into this call."""
+        if not work.partition.may_begin(work.offset):
             return  # left unfinished for the partition's next owner
         ready = work.ready
         # The span covers every attempt, every wait and the dead letter.
@@ -66,78 +66,71 @@ class Applier:
                 if work.failure is not None:
                     await self._set_aside(work, work.failure)
                 else:
-                    await self._apply(group, span)
+                    await self._apply(group, waiting, span)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one event's bug must not stop the sync
                 await self._internal_error(group, exc, span)
 
-    async def _apply(self, group: list[Work], span: Span) -> None:
-        assignment = group[0].assignment
+    async def _apply(self, group: list[Work], waiting: deque[Work], span: Span) -> None:
+        partition = group[0].partition
         begun = False
         merged: tuple[int, UpdateLeadFast] | None = None
+        with ExitStack() as settled:
 
-        def prepare(grow: bool) -> UpdateLeadFast | None:
-            nonlocal begun, merged
-            if grow and self.coalesce and assignment.taking:
-                self._absorb(group)
-            if not assignment.begin(group[-1].offset):
-                return None
-            if not begun:  # from the first call on the wire until the item is settled
-                begun = True
-                assignment.sending += 1
-            if len(group) == 1:
-                return group[0].ready.request if group[0].ready else None
-            if merged is None or merged[0] != len(group):
-                merged = (len(group), self._merged_request(group))
-            return merged[1]
+            def prepare(grow: bool) -> UpdateLeadFast | None:
+                nonlocal begun, merged
+                if grow and self.coalesce and partition.taking:
+                    self._absorb(group, waiting)
+                if not partition.begin(group[-1].offset):
+                    return None
+                if not begun:  # from the first call on the wire until the item is settled
+                    begun = True
+                    settled.enter_context(partition.sending())
+                if len(group) == 1:
+                    return group[0].ready.request if group[0].ready else None
+                if merged is None or merged[0] != len(group):
+                    merged = (len(group), self._merged_request(group, waiting))
+                return merged[1]
 
-        try:
             await self._deliver(group, prepare, span)
-        finally:
-            if begun:
-                assignment.sending -= 1
 
     async def _deliver(
         self, group: list[Work], prepare: Callable[[bool], UpdateLeadFast | None], span: Span
     ) -> None:
-        assignment = group[0].assignment
         try:
-            result = await self.delivery.deliver(prepare, assignment.stop)
+            result = await self.delivery.deliver(prepare, group[0].partition.stop)
         except CredentialsRefused as exc:
             self.fail(exc)
             return
         if isinstance(result, Delivered):
             self.internal_errors.finished()
-            self.progress.applied += len(group)
-            self.progress.coalesced += len(group) - 1
+            self.counts.applied += len(group)
+            self.counts.coalesced += len(group) - 1
             self.telemetry.event_applied()
             for item in group[1:]:
                 with self._merged_span(item, span):
                     self.telemetry.event_applied()
             for item in group:
-                self.done(assignment, item.offset)
+                self.done(item)
         elif isinstance(result, Failure):
             self.internal_errors.finished()
             # Merged events fail together but are set aside one by one, so each can
             # be inspected and replayed on its own.
             await self._dead_letter_all(group, result, span)
 
-    def _merged_request(self, group: list[Work]) -> UpdateLeadFast:
+    def _merged_request(self, group: list[Work], waiting: deque[Work]) -> UpdateLeadFast:
         """The call for ``group`` merged; items it cannot carry go back to the lane.
 
         Each event alone became a call at intake, so the head alone always does; a
         merge that cannot (a field of one clashes with a phone of another) gives back
         its latest items until it can, so no valid event fails for another's sake.
         """
-        waiting = self.lanes.waiting(group[0].event.lead_id) if self.lanes else None
         while len(group) > 1:
             try:
                 return build_update_lead_fast(merge([w.event for w in group]), self.defaults)
             except RequestError:
-                item = group.pop()
-                if waiting is not None:
-                    waiting.appendleft(item)
+                waiting.appendleft(group.pop())
         ready = group[0].ready
         assert ready is not None  # only ready items are merged
         return ready.request
@@ -151,13 +144,10 @@ class Applier:
             coalesced_into=carrier,
         )
 
-    def _absorb(self, group: list[Work]) -> None:
+    def _absorb(self, group: list[Work], waiting: deque[Work]) -> None:
         """Move the lane's waiting items that may merge into ``group`` (in order)."""
-        if self.lanes is None:
-            return
-        waiting = self.lanes.waiting(group[0].event.lead_id)
         events = [w.event for w in group]
-        while waiting and waiting[0].assignment is group[0].assignment:
+        while waiting and waiting[0].partition is group[0].partition:
             candidate = waiting[0]
             if candidate.ready is None or not can_join(events, candidate.event):
                 break
@@ -173,15 +163,15 @@ class Applier:
             first.topic,
             first.partition,
             first.offset,
-            describe(exc),
+            describe_error(exc),
             exc_info=exc,
         )
         if self.internal_errors.failed():
-            self.fail(self.internal_errors.limit_error(describe(exc)))
+            self.fail(self.internal_errors.limit_error(describe_error(exc)))
             return
         failure = Failure(
             DeadLetterReason.INTERNAL_ERROR,
-            f"leadsync failed while handling this event ({describe(exc)}). This is a bug in "
+            f"leadsync failed while handling this event ({describe_error(exc)}). This is a bug in "
             "leadsync, not necessarily in the event: report it with the "
             "leadsync.dlq.traceback header; replay the event once it is fixed.",
             traceback="".join(traceback.format_exception(exc)),
@@ -189,34 +179,32 @@ class Applier:
         await self._dead_letter_all(group, failure, span)
 
     async def _dead_letter_all(self, group: Sequence[Work], failure: Failure, span: Span) -> None:
-        assignment = group[0].assignment
-        if not assignment.begin(group[-1].offset):
+        partition = group[0].partition
+        if not partition.begin(group[-1].offset):
             return
-        with assignment.in_progress():
-            await self.dead_letter(assignment, group[0].record, failure)
+        with partition.sending():
+            await self.dead_letter(group[0], failure)
             for item in group[1:]:
                 with self._merged_span(item, span):
-                    await self.dead_letter(assignment, item.record, failure)
+                    await self.dead_letter(item, failure)
 
     async def _set_aside(self, work: Work, failure: Failure) -> None:
         """Dead-letter a record that never became a call (intake's verdict)."""
-        assignment = work.assignment
-        if not assignment.begin(work.offset):
+        if not work.partition.begin(work.offset):
             return
-        with assignment.in_progress():
-            await self.dead_letter(assignment, work.record, failure)
+        with work.partition.sending():
+            await self.dead_letter(work, failure)
         self.internal_errors.finished()
 
-    async def dead_letter(
-        self, assignment: Assignment, record: ConsumerRecord[bytes, bytes], failure: Failure
-    ) -> None:
+    async def dead_letter(self, work: Work, failure: Failure) -> None:
         """Write the dead letter with the current span's trace context (call it inside one)."""
+        record = work.record
         report = self.dead_letters.report(
             record, failure, traceparent=self.telemetry.current_traceparent()
         )
-        if not await self.dead_letters.write(record, report, assignment.stop):
+        if not await self.dead_letters.write(record, report, work.partition.stop):
             return
-        self.progress.dead_lettered[failure.reason] += 1
+        self.counts.dead_lettered[failure.reason] += 1
         self.telemetry.event_dead_lettered(failure.reason, failure.message)
         log.warning(
             "dead-lettered %s[%d]@%d: %s: %s",
@@ -233,4 +221,4 @@ class Applier:
                 "source_offset": record.offset,
             },
         )
-        self.done(assignment, record.offset)
+        self.done(work)

@@ -24,8 +24,6 @@ from typing import Protocol
 
 from aiokafka import TopicPartition
 
-from consumer.ownership.partitions import Assignment
-
 
 @dataclass(frozen=True, slots=True)
 class FlowDecision:
@@ -69,6 +67,13 @@ class Pausable(Protocol):
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
 
 
+class Resumable(Protocol):
+    @property
+    def next_offset(self) -> int | None:
+        """One past the last offset taken: where fetching resumes."""
+        ...
+
+
 class AheadSource(Protocol):
     @property
     def pending_total(self) -> int: ...
@@ -99,7 +104,7 @@ class FlowControl:
     def apply(
         self,
         consumer: Pausable,
-        assignments: Mapping[TopicPartition, Assignment],
+        assignments: Mapping[TopicPartition, Resumable],
         tracker: AheadSource,
     ) -> int:
         decision = decide(

@@ -19,26 +19,15 @@ Only cancellation passes through (``BaseException``: it is not a verdict).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
 
 from aiokafka.structs import ConsumerRecord
 
+from consumer.delivery.work import Ready
 from contracts.deadletter import DeadLetterReason, Failure
-from contracts.events import InvalidEvent, LeadChange
+from contracts.events import InvalidEvent
 from contracts.formats import DecoderConfig, Skip, decode_record
-from contracts.noojee import UpdateLeadFast
 from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
-from contracts.text import clip
-
-MAX_EXCEPTION_CHARS: Final = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    event: LeadChange
-    request: UpdateLeadFast
-    """The call for this event alone (a merge with later events builds its own)."""
+from contracts.text import clip, describe_error
 
 
 class RecordPreparer:
@@ -60,7 +49,7 @@ class RecordPreparer:
         except Exception as exc:  # noqa: BLE001 - every other exception is a verdict too
             return Failure(
                 DeadLetterReason.INVALID_EVENT,
-                f"Invalid lead-change event: decoding it failed with {describe(exc)}",
+                f"Invalid lead-change event: decoding it failed with {describe_error(exc)}",
             )
         if isinstance(event, Skip):
             return event
@@ -72,16 +61,8 @@ class RecordPreparer:
             return Failure(
                 DeadLetterReason.INVALID_REQUEST,
                 f"The event for lead {clip(event.lead_id, 80)!r} could not become a call: "
-                f"building it failed with {describe(exc)}",
+                f"building it failed with {describe_error(exc)}",
             )
-
-
-def describe(exc: BaseException) -> str:
-    """``TypeError: unhashable type: 'list'``: the type and a bounded message."""
-    text = " ".join(str(exc).split())
-    if not text:
-        return type(exc).__name__
-    return f"{type(exc).__name__}: {clip(text, MAX_EXCEPTION_CHARS)}"
 
 
 def _check_header_names(headers: Sequence[tuple[str, bytes | None]]) -> None:

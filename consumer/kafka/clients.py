@@ -13,19 +13,19 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from consumer.kafka import lenient_records
+from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.settings import PBX_QUEUE_LIMIT_S, SecurityProtocol, Settings
 
 log = logging.getLogger(__name__)
 
-COMMIT_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 MAX_POLL_RECORDS = 500
 SESSION_TIMEOUT_MS = 10_000
@@ -86,31 +86,12 @@ def build_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-async def commit_bounded(
-    consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int], timeout_s: float
-) -> bool:
-    """Commit explicit offsets; False (logged) instead of raising or hanging."""
-    if not offsets:
-        return True
-    try:
-        await asyncio.wait_for(consumer.commit(dict(offsets)), timeout=timeout_s)
-    except TimeoutError:
-        log.warning("offset commit timed out after %.0f s; will retry", timeout_s)
-        return False
-    except (KafkaError, AssertionError) as exc:
-        # CommitFailedError after a rebalance, IllegalStateError for a partition no
-        # longer owned, broker errors: the next tick (or the next owner) commits.
-        log.warning("offset commit failed: %s: %s", type(exc).__name__, exc)
-        return False
-    return True
-
-
 async def stop_bounded(client: AIOKafkaConsumer | AIOKafkaProducer, timeout_s: float) -> None:
     try:
         await asyncio.wait_for(client.stop(), timeout=timeout_s)
     except TimeoutError:
         log.warning("%s did not stop within %.0f s", type(client).__name__, timeout_s)
-    except KafkaError as exc:
+    except KAFKA_ERRORS as exc:
         log.warning("%s stop failed: %s", type(client).__name__, exc)
 
 

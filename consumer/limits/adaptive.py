@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from consumer.delivery.attempts import AMBIGUOUS_SILENCE
-from consumer.limits.limit_controller import LimitController, Tuning, Window, pooled, window_of
+from consumer.limits.latency_window import Window, pooled, window_of
+from consumer.limits.limit_controller import LimitController, Tuning
 from consumer.limits.loop_lag import LoopLag
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
-from consumer.pbx.outcomes import Applied, Permanent, Retry, Unavailable
+from consumer.pbx.outcomes import AMBIGUOUS_SILENCE, Applied, Permanent, Retry, Unavailable
 
 __all__ = ["AdaptiveConcurrency", "LimitController", "Tuning", "Window", "pooled", "window_of"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
-class Progress:
+class Counts:
     taken: int = 0
     applied: int = 0
     skipped: int = 0

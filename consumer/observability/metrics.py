@@ -20,14 +20,13 @@ same: a monotonic sum per label set, from its first increment on.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
+from consumer.observability.gauges import Gauges, Lag
 from consumer.observability.tracing import Redact, noojee_code, outcome_name, outcome_reason
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Outcome
@@ -39,21 +38,15 @@ APPLIED = "applied"
 DEAD_LETTERED = "dead_lettered"
 NO_CODE = "none"
 OTHER = "OTHER"
-BREAKER_STATES: Mapping[str, int] = {"closed": 0, "open": 1, "probing": 2}
-"""``leadsync_breaker_state``'s values, by ``consumer.delivery.breaker.BreakerState``."""
 
 CALL_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 75.0, 120.0)
 """Up to past the PBX's 60 s queue limit and the 75 s request timeout."""
 WAIT_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-SAMPLE_TIMEOUT_S = 0.5
-"""How long an exporter thread waits for the event loop to read a gauge."""
 
 _LABEL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _LABEL_CACHE_LIMIT = 1024
 """Distinct reasons remembered; they are machine names, a few dozen in all."""
 
-Lag = Mapping[tuple[str, int], int]
-"""(topic, partition) -> messages behind; ``aiokafka.TopicPartition`` keys fit."""
 _LabelSet = tuple[tuple[str, str], ...]
 """A counter's labels as ``(name, value)`` pairs, in a fixed order: a dict key."""
 
@@ -102,12 +95,7 @@ class Metrics:
             description="Time a call waited for the rate and concurrency limits.",
             explicit_bucket_boundaries_advisory=WAIT_BUCKETS_S,
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sources: dict[str, Callable[[], object]] = {}
-        for name, source, unit, description in _GAUGES:
-            meter.create_observable_gauge(
-                name, [self._gauge_callback(source)], unit=unit, description=description
-            )
+        self._gauges = Gauges(meter)
         self._omitted = _Tally()
         meter.create_observable_counter(
             "leadsync.dead_letters.omitted",
@@ -118,7 +106,7 @@ class Metrics:
         )
         meter.create_observable_counter(
             "leadsync.events.coalesced",
-            [self._gauge_callback("coalesced")],
+            [self._gauges.callback("coalesced")],
             unit="{event}",
             description="Waiting events merged into a later event of the same lead.",
         )
@@ -173,8 +161,7 @@ class Metrics:
             "concurrency_limit": concurrency_limit,
             "coalesced": coalesced,
         }
-        self._sources.update({k: v for k, v in given.items() if v is not None})
-        self._loop = _running_loop()
+        self._gauges.observe({k: v for k, v in given.items() if v is not None})
 
     # -- internals -------------------------------------------------------------
 
@@ -205,64 +192,6 @@ class Metrics:
             self._labels[value] = label
         return label
 
-    def _gauge_callback(self, source: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        def callback(options: CallbackOptions) -> Iterable[Observation]:
-            read = self._sources.get(source)
-            if read is None:
-                return []
-            try:
-                value = self._on_loop(read)
-            except (concurrent.futures.TimeoutError, RuntimeError):
-                return []  # the loop is stuck or gone: no sample beats a stale one
-            return _observations(source, value)
-
-        return callback
-
-    def _on_loop(self, read: Callable[[], T]) -> T:
-        loop = self._loop
-        if loop is None or _running_loop() is loop:
-            return read()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(read())
-            except Exception as exc:  # noqa: BLE001 - handed to the waiting thread
-                future.set_exception(exc)
-
-        loop.call_soon_threadsafe(run)
-        return future.result(timeout=SAMPLE_TIMEOUT_S)
-
-
-_GAUGES = (
-    (
-        "leadsync.events.in_flight",
-        "in_flight",
-        "{event}",
-        "Events taken from Kafka and not yet applied or dead-lettered.",
-    ),
-    ("leadsync.breaker.state", "breaker", "1", "PBX outage breaker: 0 closed, 1 open, 2 probing."),
-    ("leadsync.consumer.lag", "lag", "{message}", "Messages behind the partition's end."),
-    (
-        "leadsync.share.rate",
-        "rate_share",
-        "{call}/s",
-        "This process's share of LEADSYNC_RATE_LIMIT.",
-    ),
-    (
-        "leadsync.share.concurrency",
-        "concurrency_share",
-        "{call}",
-        "This process's share of LEADSYNC_MAX_CONCURRENCY.",
-    ),
-    (
-        "leadsync.concurrency.limit",
-        "concurrency_limit",
-        "{call}",
-        "Calls at once allowed now: the adaptive limit, at most the share.",
-    ),
-)
-
 
 class _Tally:
     """Counts per label set, for an observable counter: cumulative, from the first one."""
@@ -280,24 +209,3 @@ class _Tally:
         # Any thread may collect: copying the dict is one step under the GIL, and
         # only the event loop writes to it.
         return [Observation(count, dict(labels)) for labels, count in self._counts.copy().items()]
-
-
-def _observations(source: str, value: object) -> list[Observation]:
-    if source == "lag" and isinstance(value, Mapping):
-        return [
-            Observation(lag, {"topic": str(topic), "partition": str(partition)})
-            for (topic, partition), lag in value.items()
-        ]
-    if source == "breaker":
-        state = BREAKER_STATES.get(str(value))
-        return [] if state is None else [Observation(state)]
-    if isinstance(value, int | float):
-        return [Observation(value)]
-    return []
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

@@ -42,9 +42,9 @@ from aiokafka import TopicPartition
 
 from consumer.delivery.breaker import Breaker
 from consumer.delivery.lanes import Lanes
-from consumer.intake.offsets import OffsetTracker
+from consumer.delivery.work import Work
 from consumer.kafka.clients import HEARTBEAT_INTERVAL_MS
-from consumer.ownership.partitions import Assignment, Work, names
+from consumer.ownership.partitions import Partition, PartitionTable, names
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +86,18 @@ class Drainer:
     def __init__(
         self,
         *,
-        owned: dict[TopicPartition, Assignment],
-        tracker: OffsetTracker[TopicPartition],
+        table: PartitionTable,
         lanes: Lanes[Work],
         breaker: Breaker,
-        commit: Callable[[Iterable[TopicPartition]], Awaitable[None]],
+        commit: Callable[[Iterable[TopicPartition]], Awaitable[object]],
         timeout_s: float,
         failed: Callable[[], bool],
         leads_group: Callable[[], bool],
     ) -> None:
-        """``owned``: the pipeline's current assignments (released ones leave it);
+        """``commit``: commit these partitions now (``consumer.intake.committer``);
         ``failed``: a fatal error ended all work (stop waiting); ``leads_group``: this
         member computed the group's current assignment."""
-        self._owned = owned
-        self._tracker = tracker
+        self._table = table
         self._lanes = lanes
         self._breaker = breaker
         self._commit = commit
@@ -109,71 +107,66 @@ class Drainer:
 
     async def revoke(self, revoked: Iterable[TopicPartition]) -> None:
         """The rebalance callback: fence unless this member leads, then release."""
-        assignments = [self._owned[tp] for tp in revoked if tp in self._owned]
-        fenced = fences(rebalancing=bool(assignments), leads_group=self._leads_group())
+        partitions = [p for tp in revoked if (p := self._table.get(tp)) is not None]
+        fenced = fences(rebalancing=bool(partitions), leads_group=self._leads_group())
         how = "only calls on the wire finish" if fenced else "group leader: finishing what began"
         log.info(
             "partitions revoked: %s%s",
-            names(a.tp for a in assignments),
-            f" ({how})" if assignments else "",
+            names(p.tp for p in partitions),
+            f" ({how})" if partitions else "",
         )
         if fenced:
             # Possibly another member's before this callback returns: begin nothing
             # more, also if a shutdown is draining them already.
-            self.fence(assignments)
-        await self.release(assignments)
+            self.fence(partitions)
+        await self.release(partitions)
 
-    async def release(self, assignments: Sequence[Assignment]) -> None:
+    async def release(self, partitions: Sequence[Partition]) -> None:
         """Drain, commit and forget these partitions (a revoke, or shutdown).
 
         A revoke may come while a shutdown drains the same partitions: both wait,
         and whichever finishes first commits and forgets them.
         """
-        if not assignments:
+        if not partitions:
             return
-        await self.drain(assignments)
-        if any(self._owned.get(a.tp) is a for a in assignments):
-            await self._commit(a.tp for a in assignments if self._owned.get(a.tp) is a)
-        for assignment in assignments:
-            # Checked after the commit: the other release may have forgotten it meanwhile.
-            if self._owned.get(assignment.tp) is assignment:
-                self._tracker.revoke(assignment.tp)
-                del self._owned[assignment.tp]
+        await self.drain(partitions)
+        current = [p.tp for p in partitions if self._table.is_current(p)]
+        if current:
+            await self._commit(current)
+        for partition in partitions:
+            # After the commit: the other release may have forgotten it meanwhile.
+            self._table.release(partition)
 
-    def fence(self, assignments: Iterable[Assignment]) -> None:
+    def fence(self, partitions: Iterable[Partition]) -> None:
         """Begin nothing more of these partitions; calls on the wire still finish."""
-        fenced = {a for a in assignments if not a.stop.is_set()}
+        fenced = {p for p in partitions if p.fence()}
         if not fenced:
             return
-        for assignment in fenced:
-            assignment.stop.set()
         self._breaker.wake_all()  # callers waiting out an outage look at their stop
-        self._lanes.drop(lambda w: w.assignment in fenced)
+        self._lanes.drop(lambda w: w.partition in fenced)
 
-    def is_drained(self, assignment: Assignment) -> bool:
-        current = self._owned.get(assignment.tp) is assignment
+    def is_drained(self, partition: Partition) -> bool:
+        current = self._table.is_current(partition)
         return drained(
-            fenced=assignment.stop.is_set(),
-            sending=assignment.sending,
+            fenced=partition.stop.is_set(),
+            sending=partition.on_the_wire,
             # Released already (by a concurrent release): nothing of it can finish.
-            first_unfinished=self._tracker.first_unfinished(assignment.tp) if current else None,
-            highest_begun=assignment.highest_begun,
+            first_unfinished=partition.first_unfinished() if current else None,
+            highest_begun=partition.highest_begun,
         )
 
-    async def drain(self, assignments: Sequence[Assignment]) -> None:
-        """Wait until these partitions are drained (or the deadline, an outage, a fatal
-        error), then abandon what is left of them: it stays uncommitted."""
-        releasing = set(assignments)
-        for assignment in assignments:
-            assignment.draining = True
-        self._lanes.drop(
-            lambda w: w.assignment in releasing and not w.assignment.may_begin(w.offset)
-        )
+    async def drain(self, partitions: Sequence[Partition]) -> None:
+        """Wait until these partitions are drained (or the deadline, a fatal error), then
+        abandon what is left of them: it stays uncommitted."""
+        releasing = set(partitions)
+        for partition in partitions:
+            partition.drain()
+        self._lanes.drop(lambda w: w.partition in releasing and not w.partition.may_begin(w.offset))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         outage = False
         while not self._failed():
-            if all(self.is_drained(a) for a in assignments):
+            if all(self.is_drained(p) for p in partitions):
                 break
             if self._breaker.is_open and not outage:
                 # Nothing more begins, but calls on the wire run to their end: a PBX
@@ -185,24 +178,24 @@ class Drainer:
                     "PBX unavailable while draining: beginning nothing more; calls on the "
                     "wire finish, the rest stays uncommitted for the next owner"
                 )
-                self.fence(assignments)
+                self.fence(partitions)
             if loop.time() >= deadline:
                 log.warning(
                     "drain deadline (%.0f s) passed with %d partitions unfinished; "
                     "their remaining events are left uncommitted for the next owner",
                     self.timeout_s,
-                    sum(not self.is_drained(a) for a in assignments),
+                    sum(not self.is_drained(p) for p in partitions),
                 )
                 break
             await asyncio.sleep(DRAIN_POLL_S)
         self.abandon(releasing)
         await asyncio.sleep(0)  # let cancelled calls unwind before the final commit
 
-    def abandon(self, assignments: Iterable[Assignment]) -> None:
+    def abandon(self, partitions: Iterable[Partition]) -> None:
         """End all work of these partitions now; what is unfinished stays uncommitted."""
-        gone = set(assignments)
-        for assignment in gone:
-            assignment.stop.set()
+        gone = set(partitions)
+        for partition in gone:
+            partition.fence()
         self._breaker.wake_all()
-        self._lanes.abandon_running(lambda w: w.assignment in gone)
-        self._lanes.drop(lambda w: w.assignment in gone)
+        self._lanes.abandon_running(lambda w: w.partition in gone)
+        self._lanes.drop(lambda w: w.partition in gone)

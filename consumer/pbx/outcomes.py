@@ -42,6 +42,9 @@ from consumer.pbx.transport import ConnectFailed, ReadTimedOut, TransportError
 from contracts.noojee import NoojeeCode
 from contracts.reasons import CODES, Handling
 
+AMBIGUOUS_SILENCE = frozenset({"READ_TIMEOUT", "DISCONNECTED"})
+"""Retry reasons where the PBX said nothing: a streak of them means it is gone."""
+
 BODY_LIMIT = 4096
 """Characters of a response body kept on an outcome (and so in a dead letter)."""
 

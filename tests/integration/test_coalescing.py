@@ -86,11 +86,11 @@ async def test_a_paused_pbx_backlog_is_coalesced_without_losing_a_disposition(
         )
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.taken == len(records), timeout_s=60, what="backlog in"
+                lambda: pipeline.counts.taken == len(records), timeout_s=60, what="backlog in"
             )
             sim.state.update_config({"min_service_ms": 2})  # resumed
             await wait_until(
-                lambda: pipeline.progress.finished == len(records), timeout_s=150, what="all"
+                lambda: pipeline.counts.finished == len(records), timeout_s=150, what="all"
             )
         calls = sim.state.stats_json()["requests"]
         histories = {lead: [dict(u.body) for u in sim.state.applied(lead)] for lead in by_lead}
@@ -106,6 +106,6 @@ async def test_a_paused_pbx_backlog_is_coalesced_without_losing_a_disposition(
         want = fold([as_body(e) for e in events])
         assert {k: final.get(k) for k in want} == want, lead
     assert over_budget == []
-    assert pipeline.progress.applied == len(records)
-    assert pipeline.progress.coalesced == len(records) - calls
+    assert pipeline.counts.applied == len(records)
+    assert pipeline.counts.coalesced == len(records) - calls
     print(f"coalescing: {len(records)} events in {calls} calls ({len(records) - calls} saved)")

@@ -9,7 +9,7 @@ from datetime import datetime
 from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
-from consumer.service import service_version
+from consumer.wiring import service_version
 from contracts import deadletter as h
 from contracts.deadletter import parse_dead_letter_headers
 from tests.kafka_helpers import (
@@ -106,7 +106,7 @@ async def test_every_permanent_code_and_invalid_rule_gives_one_complete_dead_let
         )
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.finished >= len(records), timeout_s=60, what="all"
+                lambda: pipeline.counts.finished >= len(records), timeout_s=60, what="all"
             )
         assert sim.state.stats_json()["applied"] == 0
     dead = await read_topic(kafka_broker.bootstrap, dlq, expect=len(records))

@@ -24,7 +24,7 @@ from consumer.deadletters.tools.letters import (
     REPLAY_DLQ_PARTITION,
     REPLAY_ORIGIN_OFFSET,
 )
-from consumer.deadletters.tools.plan import Skip
+from consumer.deadletters.tools.plan import SkipReason
 from consumer.deadletters.tools.render import SKIP_MEANING
 from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import EmbeddedBroker
@@ -122,7 +122,7 @@ async def start(
 
 
 async def settled(pipeline: Pipeline, finished: int) -> None:
-    await wait_until(lambda: pipeline.progress.finished >= finished, timeout_s=40, what="events")
+    await wait_until(lambda: pipeline.counts.finished >= finished, timeout_s=40, what="events")
     await wait_until(lambda: pipeline.in_flight == 0, timeout_s=10, what="idle")
 
 
@@ -159,7 +159,7 @@ async def test_replay_by_reason_after_the_fix_applies_each_dead_letter_once(
     dlq_topic = settings.dead_letter_topic
     async with running_service(settings) as pipeline:
         await settled(pipeline, len(records))
-        assert pipeline.progress.applied == len(good)
+        assert pipeline.counts.applied == len(good)
 
         out, err = await run("list", "--json")
         listed = json.loads(out)
@@ -201,7 +201,7 @@ async def test_replay_by_reason_after_the_fix_applies_each_dead_letter_once(
         assert out.splitlines()[0] == "replayed 200 of 200 selected dead letters"
         assert f"replaying to {settings.source_topic}: 200/200" in err
         await settled(pipeline, len(records) + 300)
-        assert pipeline.progress.applied == len(good) + 300
+        assert pipeline.counts.applied == len(good) + 300
 
         out, _ = await run("replay", "--reason", "COULDNT_FIND_THE_LEAD")
         assert out.splitlines()[:3] == [
@@ -210,7 +210,7 @@ async def test_replay_by_reason_after_the_fix_applies_each_dead_letter_once(
             "       100  already_replayed: a replay of it is already in the source topic",
         ]
         await asyncio.sleep(0.5)  # time for a replay to be taken (there must be none)
-        assert pipeline.progress.finished == len(records) + 300
+        assert pipeline.counts.finished == len(records) + 300
     assert await log_ends(kafka_broker.bootstrap, dlq_topic) == dlq_before
     for lead in unknown + promo + zone + good:
         assert len(sim.state.applied(lead)) == 1, lead
@@ -270,7 +270,7 @@ async def test_superseded_dead_letters_are_skipped_unless_included_and_a_dry_run
         assert out.splitlines()[:3] == [
             "replayed 1 of 6 selected dead letters",
             "skipped 5:",
-            f"         5  superseded: {SKIP_MEANING[Skip.SUPERSEDED]}",
+            f"         5  superseded: {SKIP_MEANING[SkipReason.SUPERSEDED]}",
         ]
         await settled(pipeline, len(records) + 1)
         assert applied_notes(sim, "P-1") == ["only"]
@@ -325,7 +325,7 @@ async def test_a_replay_that_keeps_failing_stops_at_max_replays_unless_forced(
         out, _ = await run("replay", "--lead", "L-1", "--force")
         assert out.splitlines()[0] == "replayed 1 of 4 selected dead letters"
         await settled(pipeline, 5)
-    assert pipeline.progress.dead_lettered == {"COULDNT_FIND_THE_LEAD": 5}
+    assert pipeline.counts.dead_lettered == {"COULDNT_FIND_THE_LEAD": 5}
 
 
 async def test_missing_records_and_topics_are_reported_plainly(

@@ -67,10 +67,10 @@ async def test_a_mixed_topic_is_applied_correctly_in_auto_mode(
         )
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.finished >= len(records), timeout_s=60, what="all"
+                lambda: pipeline.counts.finished >= len(records), timeout_s=60, what="all"
             )
-        assert pipeline.progress.skipped == 2
-        assert sum(pipeline.progress.dead_lettered.values()) == 0
+        assert pipeline.counts.skipped == 2
+        assert sum(pipeline.counts.dead_lettered.values()) == 0
         defaults = RequestDefaults(
             template_id=1,
             campaign_id=2,

@@ -90,7 +90,7 @@ async def test_spans_metrics_and_dead_letters_tell_the_same_story_without_the_ke
             async with aiohttp.ClientSession() as http:
                 await produce(kafka_broker.bootstrap, topic, records)
                 await wait_until(
-                    lambda: pipeline.progress.finished >= len(records), timeout_s=60, what="all"
+                    lambda: pipeline.counts.finished >= len(records), timeout_s=60, what="all"
                 )
                 async with http.get(f"{health}/metrics") as response:
                     assert response.status == 200

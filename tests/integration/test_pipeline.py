@@ -60,7 +60,7 @@ async def test_ten_thousand_events_over_eight_partitions_all_applied_in_order(
         )
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.finished >= 10_000, timeout_s=240, what="10,000 events"
+                lambda: pipeline.counts.finished >= 10_000, timeout_s=240, what="10,000 events"
             )
             await wait_until(lambda: pipeline.in_flight == 0, timeout_s=10, what="idle")
         stats = sim.state.stats_json()
@@ -102,12 +102,12 @@ async def test_transient_103s_and_109s_are_retried_in_order_and_nothing_dead_let
         )
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.finished >= 1500, timeout_s=120, what="1,500 events"
+                lambda: pipeline.counts.finished >= 1500, timeout_s=120, what="1,500 events"
             )
         codes = sim.state.stats_json()["codes"]
         verdict = verify([r.value for r in records], applied_histories(sim.state, leads), [])
     verdict.assert_ok()
-    assert pipeline.progress.dead_lettered.total() == 0
+    assert pipeline.counts.dead_lettered.total() == 0
     assert codes.get("103", 0) > 0, codes
     assert codes.get("109", 0) > 0, codes
     dead = await read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=0, timeout_s=0.5)
@@ -138,7 +138,7 @@ async def test_bounded_buffer_with_a_large_backlog_and_slow_pbx(
                 seen.append(pipeline.in_flight)
                 await asyncio.sleep(0.01)
         assert max(seen) <= 300
-        assert pipeline.progress.taken <= 300 + pipeline.progress.finished
+        assert pipeline.counts.taken <= 300 + pipeline.counts.finished
         assert sim.state.stats_json()["applied"] < 200_000
 
 
@@ -160,7 +160,7 @@ async def test_rate_and_concurrency_limits_hold_in_every_window(
             kafka_broker.bootstrap, topic, sim.url, key, max_concurrency=3, rate_limit=50
         )
         async with running_service(settings) as pipeline:
-            await wait_until(lambda: pipeline.progress.finished >= 250, timeout_s=60, what="all")
+            await wait_until(lambda: pipeline.counts.finished >= 250, timeout_s=60, what="all")
         starts = call_starts(sim.state, leads)
         stats = sim.state.stats_json()
     assert len(starts) == 250

@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 
 from consumer.errors import EXIT_CRASH, EXIT_INTERNAL_ERRORS, ServiceFailed
-from consumer.pbx.client import CallResult
+from consumer.intake.committer import Committer
+from consumer.pbx.client import CallResult, NoojeeClient
 from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig
@@ -73,7 +74,7 @@ async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_its_partition
         settings = service_settings(kafka_broker.bootstrap, topic, sim.url, key)
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.finished >= len(records), timeout_s=60, what="all"
+                lambda: pipeline.counts.finished >= len(records), timeout_s=60, what="all"
             )
         histories = applied_histories(sim.state, ["H-1", "H-2"])
     assert histories["H-1"] == [str(seq) for seq in range(20)]
@@ -111,7 +112,7 @@ async def test_after_a_freeze_a_new_group_resumes_at_the_first_unfinished_event(
         settings = service_settings(kafka_broker.bootstrap, topic, sim.url, key, max_concurrency=2)
         async with running_service(settings) as pipeline:
             await wait_until(
-                lambda: pipeline.progress.applied >= 2, timeout_s=30, what="the first calls"
+                lambda: pipeline.counts.applied >= 2, timeout_s=30, what="the first calls"
             )
             skew = pipeline.freeze_watch.session_s + 1.0
             pipeline.freeze_watch.clock = lambda: time.monotonic() + skew  # the freeze
@@ -147,24 +148,23 @@ async def test_after_a_freeze_a_new_group_resumes_at_the_first_unfinished_event(
     verdict.assert_ok()
 
 
-class Failing:
-    """The PBX client, except that calls for some leads raise (a bug somewhere below)."""
+def raising_for(monkeypatch: pytest.MonkeyPatch, leads: set[str]) -> None:
+    """The PBX client raises for calls of ``leads``: a bug somewhere below the worker."""
+    send = NoojeeClient.update_lead_fast
 
-    def __init__(self, pipeline: Pipeline, leads: set[str]) -> None:
-        self._inner = pipeline._delivery.sender
-        self._leads = leads
-        self.raised = 0
-
-    async def update_lead_fast(self, request: UpdateLeadFast) -> CallResult:
-        if request.lead_id in self._leads:
-            self.raised += 1
+    async def failing(client: NoojeeClient, request: UpdateLeadFast) -> CallResult:
+        if request.lead_id in leads:
             raise ZeroDivisionError(f"boom for {request.lead_id}")
-        return await self._inner.update_lead_fast(request)
+        result: CallResult = await send(client, request)
+        return result
+
+    monkeypatch.setattr(NoojeeClient, "update_lead_fast", failing)
 
 
 async def test_an_internal_error_dead_letters_its_event_and_the_sync_goes_on(
-    kafka_broker: EmbeddedBroker,
+    kafka_broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    raising_for(monkeypatch, {"I-3"})
     topic = await topics(kafka_broker)
     records = [numbered(f"I-{n % 5}", n) for n in range(50)]
     produced = await produce(kafka_broker.bootstrap, topic, records)
@@ -176,9 +176,7 @@ async def test_an_internal_error_dead_letters_its_event_and_the_sync_goes_on(
             run_service(settings, handle_signals=False, on_ready=ready.set_result)
         )
         pipeline = await asyncio.wait_for(ready, timeout=30)
-        failing = Failing(pipeline, {"I-3"})
-        pipeline._delivery.sender = failing
-        await wait_until(lambda: pipeline.progress.finished >= 50, timeout_s=60, what="all")
+        await wait_until(lambda: pipeline.counts.finished >= 50, timeout_s=60, what="all")
         pipeline.request_stop()
         assert await asyncio.wait_for(service, timeout=30) == 0
         histories = applied_histories(sim.state, [f"I-{n}" for n in range(5)])
@@ -201,8 +199,9 @@ async def test_an_internal_error_dead_letters_its_event_and_the_sync_goes_on(
 
 
 async def test_a_run_of_internal_errors_stops_the_service_with_exit_5_committing_none(
-    kafka_broker: EmbeddedBroker,
+    kafka_broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    raising_for(monkeypatch, {f"R-{n}" for n in range(30)})
     topic = await topics(kafka_broker, partitions=1)
     records = [numbered(f"R-{n}", n) for n in range(30)]
     await produce(kafka_broker.bootstrap, topic, records)
@@ -215,8 +214,7 @@ async def test_a_run_of_internal_errors_stops_the_service_with_exit_5_committing
         service = asyncio.create_task(
             run_service(settings, handle_signals=False, on_ready=ready.set_result)
         )
-        pipeline = await asyncio.wait_for(ready, timeout=30)
-        pipeline._delivery.sender = Failing(pipeline, {f"R-{n}" for n in range(30)})
+        await asyncio.wait_for(ready, timeout=30)
         assert await asyncio.wait_for(service, timeout=60) == EXIT_INTERNAL_ERRORS
     dead = await read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=4, timeout_s=5)
     assert len(dead) == 4  # the fifth in a row stopped it instead
@@ -224,7 +222,9 @@ async def test_a_run_of_internal_errors_stops_the_service_with_exit_5_committing
     assert (committed[0] or 0) <= 4  # nothing past the failing events
 
 
-async def test_a_committer_that_dies_stops_the_service(kafka_broker: EmbeddedBroker) -> None:
+async def test_a_committer_that_dies_stops_the_service(
+    kafka_broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Loose tasks died unnoticed: a dead committer left every offset uncommitted.
     topic = await topics(kafka_broker, partitions=1)
     key = secrets.token_hex(8)
@@ -236,10 +236,10 @@ async def test_a_committer_that_dies_stops_the_service(kafka_broker: EmbeddedBro
         )
         pipeline = await asyncio.wait_for(ready, timeout=30)
 
-        async def broken(only: object = None) -> None:
+        async def broken(self: Committer, only: object = None) -> bool:
             raise RuntimeError("the commit policy has a bug")
 
-        pipeline._commit = broken  # type: ignore[method-assign]
+        monkeypatch.setattr(Committer, "commit", broken)
         assert await asyncio.wait_for(service, timeout=30) == EXIT_CRASH
     assert isinstance(pipeline.fatal, ServiceFailed)
     assert "the committer failed" in str(pipeline.fatal)
@@ -263,7 +263,7 @@ async def test_a_dead_letter_too_large_for_its_topic_goes_without_its_value(
             kafka_broker.bootstrap, topic, sim.url, key, dlq_max_message_bytes=10_000
         )
         async with running_service(settings) as pipeline:
-            await wait_until(lambda: pipeline.progress.finished >= 3, timeout_s=30, what="all")
+            await wait_until(lambda: pipeline.counts.finished >= 3, timeout_s=30, what="all")
         assert applied_histories(sim.state, ["B-0"])["B-0"] == ["0", "1"]
     dead = await read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=1)
     assert len(dead) == 1
@@ -300,7 +300,7 @@ async def test_a_merge_the_pbx_cannot_take_sends_its_events_one_by_one(
         # waiting when the first of them gets it: the moment a merge is tried.
         await produce(kafka_broker.bootstrap, topic, [*blocker, *records])
         async with running_service(settings) as pipeline:
-            await wait_until(lambda: pipeline.progress.finished >= 3, timeout_s=30, what="all")
+            await wait_until(lambda: pipeline.counts.finished >= 3, timeout_s=30, what="all")
         assert applied_histories(sim.state, [lead])[lead] == ["0", "1"]
     assert await read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=0, timeout_s=1) == []
 
@@ -331,7 +331,7 @@ async def test_a_pbx_answer_echoing_the_key_is_redacted_in_the_dead_letter(
         await produce(kafka_broker.bootstrap, topic, [numbered("K-1", 0)])
         settings = service_settings(kafka_broker.bootstrap, topic, f"http://127.0.0.1:{port}", key)
         async with running_service(settings) as pipeline:
-            await wait_until(lambda: pipeline.progress.finished >= 1, timeout_s=30, what="one")
+            await wait_until(lambda: pipeline.counts.finished >= 1, timeout_s=30, what="one")
     finally:
         await runner.cleanup()
     dead = await read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=1)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer.deadletters.tools.letters import DeadLetter, Header, dead_letter_of, replay_headers
-from consumer.deadletters.tools.plan import Decision, ReplayOptions, Skip, plan
+from consumer.deadletters.tools.plan import Decision, ReplayOptions, SkipReason, plan
 from consumer.deadletters.tools.supersede import SourceIndex
 from contracts.deadletter import DeadLetterReport, Failure, dead_letter_headers
 
@@ -104,7 +104,7 @@ class Source:
         return plan(chosen, index, committed, options or ReplayOptions(), TOPIC)
 
 
-def skips(decisions: Iterable[Decision]) -> dict[str, Skip | None]:
+def skips(decisions: Iterable[Decision]) -> dict[str, SkipReason | None]:
     return {d.letter.position: d.skip for d in decisions}
 
 
@@ -114,7 +114,7 @@ def test_a_newer_applied_event_of_the_lead_supersedes_the_dead_letter() -> None:
     source.send("A")
     letter = source.fail(0, 0)
     [decision] = source.plan()
-    assert decision.skip is Skip.SUPERSEDED
+    assert decision.skip is SkipReason.SUPERSEDED
     assert decision.why == f"a newer event of the lead at {TOPIC}[0]@1 was applied"
     [decision] = source.plan(options=ReplayOptions(include_superseded=True))
     assert decision.skip is None
@@ -128,7 +128,7 @@ def test_a_newer_event_not_yet_processed_supersedes_too(committed: int | None) -
     source.send("A")
     source.fail(0, 0)
     [decision] = source.plan(committed={0: committed})
-    assert decision.skip is Skip.SUPERSEDED
+    assert decision.skip is SkipReason.SUPERSEDED
     assert "not processed yet" in decision.why
 
 
@@ -155,7 +155,7 @@ def test_a_late_replay_of_an_older_event_does_not_supersede_a_newer_dead_letter(
     first = source.plan(letters=source.letters[:1])
     source.replay(first)  # the replay of offset 0 lands at 2 and is applied
     decisions = skips(source.plan())
-    assert decisions == {"0:0": Skip.ALREADY_REPLAYED, "0:1": None}
+    assert decisions == {"0:0": SkipReason.ALREADY_REPLAYED, "0:1": None}
 
 
 def test_a_replay_of_a_newer_event_supersedes_an_older_dead_letter() -> None:
@@ -166,7 +166,7 @@ def test_a_replay_of_a_newer_event_supersedes_an_older_dead_letter() -> None:
     source.fail(0, 1)
     source.replay(source.plan(letters=source.letters[1:]))
     decisions = skips(source.plan())
-    assert decisions == {"0:0": Skip.SUPERSEDED, "0:1": Skip.ALREADY_REPLAYED}
+    assert decisions == {"0:0": SkipReason.SUPERSEDED, "0:1": SkipReason.ALREADY_REPLAYED}
 
 
 def test_the_loop_guard_stops_an_event_replayed_max_replays_times() -> None:
@@ -180,12 +180,12 @@ def test_the_loop_guard_stops_an_event_replayed_max_replays_times() -> None:
     assert last.replay_count == 3
     assert last.logical_offset == 0
     [decision] = source.plan(letters=[last])
-    assert decision.skip is Skip.MAX_REPLAYS
+    assert decision.skip is SkipReason.MAX_REPLAYS
     assert "--force" in decision.why
     for options in (ReplayOptions(force=True), ReplayOptions(max_replays=4)):
         [decision] = source.plan(letters=[last], options=options)
         assert decision.skip is None
-    assert skips(source.plan())["0:0"] is Skip.ALREADY_REPLAYED
+    assert skips(source.plan())["0:0"] is SkipReason.ALREADY_REPLAYED
 
 
 def test_already_replayed_wins_over_every_later_check() -> None:
@@ -195,7 +195,7 @@ def test_already_replayed_wins_over_every_later_check() -> None:
     source.replay(source.plan())
     source.send("A")  # newer, applied: would supersede
     options = ReplayOptions(include_superseded=True, force=True)
-    assert [d.skip for d in source.plan(options=options)] == [Skip.ALREADY_REPLAYED]
+    assert [d.skip for d in source.plan(options=options)] == [SkipReason.ALREADY_REPLAYED]
 
 
 def test_two_dead_letters_of_one_event_replay_it_once() -> None:
@@ -204,7 +204,7 @@ def test_two_dead_letters_of_one_event_replay_it_once() -> None:
     source.fail(0, 0, minute=1)
     source.fail(0, 0, minute=2)  # the service stopped before committing and failed it again
     decisions = source.plan()
-    assert skips(decisions) == {"0:0": Skip.DUPLICATE, "0:1": None}
+    assert skips(decisions) == {"0:0": SkipReason.DUPLICATE, "0:1": None}
     assert decisions[0].why == "the same event is replayed from 0:1"
 
 
@@ -215,7 +215,7 @@ def test_letters_without_a_usable_source_are_skipped_with_the_way_out() -> None:
     foreign = dead_letter_of(0, 1, b"A", value("A"), [])
     index = SourceIndex([], set())
     decisions = plan([elsewhere, foreign], index, {}, ReplayOptions(), TOPIC)
-    assert skips(decisions) == {"0:0": Skip.OTHER_TOPIC, "0:1": Skip.UNKNOWN_SOURCE}
+    assert skips(decisions) == {"0:0": SkipReason.OTHER_TOPIC, "0:1": SkipReason.UNKNOWN_SOURCE}
     assert "LEADSYNC_SOURCE_TOPIC=old-leads" in decisions[1].why
 
 
@@ -277,7 +277,7 @@ def test_replaying_in_any_batches_ends_with_each_leads_newest_event_and_then_not
         chosen = [letter for letter, r in zip(source.letters, runs, strict=True) if r == run]
         committed = data.draw(st.integers(0, len(source.partitions[0])), label="committed")
         decisions = source.plan(letters=chosen, committed={0: committed})
-        assert all(d.skip in (None, Skip.SUPERSEDED) for d in decisions)
+        assert all(d.skip in (None, SkipReason.SUPERSEDED) for d in decisions)
         source.replay(decisions)
         final = applied_state(source)
         assert all(final[lead] <= newest[lead] for lead in final)
@@ -296,7 +296,7 @@ def test_a_dead_letter_without_a_lead_is_replayed_once_however_often_replay_runs
     first = source.plan()
     assert skips(first) == {"0:0": None}
     source.replay(first)
-    assert [d.skip for d in source.plan()] == [Skip.ALREADY_REPLAYED]
+    assert [d.skip for d in source.plan()] == [SkipReason.ALREADY_REPLAYED]
 
 
 def test_a_dead_letter_written_without_its_value_is_not_replayed() -> None:
@@ -304,5 +304,5 @@ def test_a_dead_letter_written_without_its_value_is_not_replayed() -> None:
     letter = dead_letter_of(0, 0, b"A", None, dead_letter_headers([], omitted))
     assert letter.omitted == ("value",)
     decisions = plan([letter], SourceIndex([letter], set()), {}, ReplayOptions(), TOPIC)
-    assert skips(decisions) == {"0:0": Skip.INCOMPLETE}
+    assert skips(decisions) == {"0:0": SkipReason.INCOMPLETE}
     assert "lead-changes[0]@5" in decisions[0].why

@@ -10,7 +10,7 @@ import pytest
 
 from consumer.deadletters.tools.advice import ADVICE, advice_for
 from consumer.deadletters.tools.letters import REPLAY_COUNT, DeadLetter, dead_letter_of
-from consumer.deadletters.tools.plan import Decision, Skip
+from consumer.deadletters.tools.plan import Decision, SkipReason
 from consumer.deadletters.tools.render import (
     SKIP_MEANING,
     ListWriter,
@@ -116,8 +116,8 @@ def test_an_empty_listing_is_still_a_document() -> None:
 def test_the_replay_summary_says_why_records_were_skipped() -> None:
     decisions = [
         Decision(letter(0), None),
-        Decision(letter(1), Skip.ALREADY_REPLAYED, "a replay of it is in lead-changes"),
-        Decision(letter(2), Skip.ALREADY_REPLAYED, "a replay of it is in lead-changes"),
+        Decision(letter(1), SkipReason.ALREADY_REPLAYED, "a replay of it is in lead-changes"),
+        Decision(letter(2), SkipReason.ALREADY_REPLAYED, "a replay of it is in lead-changes"),
     ]
     lines = summary_lines(decisions, 1, dry_run=False)
     assert lines[0] == "replayed 1 of 3 selected dead letters"
@@ -125,7 +125,7 @@ def test_the_replay_summary_says_why_records_were_skipped() -> None:
     assert lines[2].split(None, 2) == [
         "2",
         "already_replayed:",
-        SKIP_MEANING[Skip.ALREADY_REPLAYED],
+        SKIP_MEANING[SkipReason.ALREADY_REPLAYED],
     ]
     dry = summary_lines(decisions, 1, dry_run=True)
     assert dry[0].startswith("would replay 1 of 3")
@@ -135,7 +135,7 @@ def test_the_replay_summary_says_why_records_were_skipped() -> None:
     doc = replay_json(decisions, 1, dry_run=True, topic="lead-changes")
     assert doc["skipped"] == {"already_replayed": 2}
     assert [d["action"] for d in doc["decisions"]] == ["replay", "skip", "skip"]
-    assert set(SKIP_MEANING) == set(Skip)
+    assert set(SKIP_MEANING) == set(SkipReason)
 
 
 def test_show_prints_headers_event_and_what_to_do() -> None:

@@ -11,11 +11,10 @@ from aiokafka.structs import ConsumerRecord
 
 from consumer.delivery.breaker import Breaker
 from consumer.delivery.lanes import Lanes
-from consumer.intake.offsets import OffsetTracker
-from consumer.intake.preparing import Ready
+from consumer.delivery.work import Ready, Work
 from consumer.kafka.clients import HEARTBEAT_INTERVAL_MS
 from consumer.ownership.handover import HANDOVER_S, Drainer, drained, fences
-from consumer.ownership.partitions import Assignment, Work
+from consumer.ownership.partitions import Partition, PartitionTable
 from contracts.events import EXAMPLE_EVENT, LeadChange
 from contracts.noojee import UpdateLeadFast
 from tests.telemetry_helpers import record as consumer_record
@@ -69,11 +68,11 @@ def test_a_new_owner_waits_longer_than_a_former_owner_takes_to_hear_of_the_rebal
     assert HANDOVER_S > HEARTBEAT_INTERVAL_MS / 1000
 
 
-def test_an_assignment_takes_nothing_before_its_handover() -> None:
-    assignment = Assignment(TP, ready_at=100.0)
-    assert not assignment.handed_over(99.9)
-    assert assignment.handed_over(100.0)
-    assert Assignment(TP).handed_over(0.0)
+def test_a_partition_takes_nothing_before_its_handover() -> None:
+    partition = Partition(TP, ready_at=100.0)
+    assert not partition.handed_over(99.9)
+    assert partition.handed_over(100.0)
+    assert Partition(TP).handed_over(0.0)
 
 
 # -- the drain on real lanes -------------------------------------------------------------
@@ -91,10 +90,8 @@ class World:
     LEADS = ("X", "Y", "X", "Z", "W", "V")
 
     def __init__(self, *, leads_group: bool) -> None:
-        self.assignment = Assignment(TP)
-        self.owned = {TP: self.assignment}
-        self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
-        self.tracker.assign(TP, 0)
+        self.table = PartitionTable()
+        [self.partition] = self.table.assign([TP])
         self.slot = {o: asyncio.Event() for o in range(len(self.LEADS))}
         self.answer = {o: asyncio.Event() for o in range(len(self.LEADS))}
         self.begun: list[int] = []
@@ -103,8 +100,7 @@ class World:
         self.breaker = Breaker()
         self.cancelled: list[int] = []
         self.drainer = Drainer(
-            owned=self.owned,
-            tracker=self.tracker,
+            table=self.table,
             lanes=self.lanes,
             breaker=self.breaker,
             commit=self._commit,
@@ -113,36 +109,34 @@ class World:
             leads_group=lambda: leads_group,
         )
         for offset, lead in enumerate(self.LEADS):
-            self.tracker.started(TP, offset)
+            self.partition.take(offset)
             event = LeadChange.from_dict({**EXAMPLE_EVENT, "lead_id": lead})
             request = UpdateLeadFast(lead, {}, {"njExternalLeadId": lead})
-            self.lanes.submit(lead, Work(self.assignment, record(offset), Ready(event, request)))
+            self.lanes.submit(lead, Work(self.partition, record(offset), Ready(event, request)))
 
-    async def _process(self, work: Work) -> None:
-        assignment, offset = work.assignment, work.offset
-        if not assignment.may_begin(offset):
+    async def _process(self, work: Work, waiting: object) -> None:
+        partition, offset = work.partition, work.offset
+        if not partition.may_begin(offset):
             return
         await self.slot[offset].wait()
-        if not assignment.begin(offset):
+        if not partition.begin(offset):
             return  # fenced while waiting for the slot: never sent
-        assignment.sending += 1
-        try:
+        with partition.sending():
             self.begun.append(offset)
-            await self.answer[offset].wait()
-            self.tracker.done(TP, offset)
-        except asyncio.CancelledError:
-            self.cancelled.append(offset)
-            raise
-        finally:
-            assignment.sending -= 1
+            try:
+                await self.answer[offset].wait()
+            except asyncio.CancelledError:
+                self.cancelled.append(offset)
+                raise
+            self.table.done(self.partition, offset)
 
     async def _commit(self, tps: Iterable[TopicPartition]) -> None:
         wanted = set(tps)
         await asyncio.sleep(0)  # a commit is a request to the broker: others run meanwhile
-        offsets = {tp: o for tp, o in self.tracker.commit_offsets().items() if tp in wanted}
+        offsets = {tp: o for tp, o in self.table.commit_offsets().items() if tp in wanted}
         if offsets:  # as the pipeline: nothing to send when the commit point did not move
             self.committed.append(offsets)
-            self.tracker.mark_committed(offsets)
+            self.table.mark_committed(offsets)
 
     async def on_the_wire(self, *offsets: int) -> None:
         for offset in offsets:
@@ -178,8 +172,7 @@ async def test_a_fenced_revoke_lets_only_the_calls_on_the_wire_finish() -> None:
     await asyncio.wait_for(revoke, timeout=5)
     assert sorted(world.begun) == [0, 1, 4]
     assert world.committed == [{TP: 2}]  # 2 never began: the next owner resumes there
-    assert world.owned == {}
-    assert TP not in world.tracker
+    assert TP not in world.table
 
 
 async def test_the_leaders_revoke_finishes_everything_up_to_the_highest_begun() -> None:
@@ -197,7 +190,7 @@ async def test_the_leaders_revoke_finishes_everything_up_to_the_highest_begun() 
 async def test_a_rebalance_during_a_shutdown_drain_fences_it() -> None:
     world = World(leads_group=False)
     await world.on_the_wire(0, 4)
-    shutdown = asyncio.create_task(world.drainer.release([world.assignment]))
+    shutdown = asyncio.create_task(world.drainer.release([world.partition]))
     world.slot[1].set()
     await settle()
     assert 1 in world.begun  # below the highest begun: a shutdown drain finishes it
@@ -209,7 +202,7 @@ async def test_a_rebalance_during_a_shutdown_drain_fences_it() -> None:
     await asyncio.wait_for(asyncio.gather(shutdown, revoke), timeout=5)
     assert sorted(world.begun) == [0, 1, 4]
     assert world.committed == [{TP: 2}]  # committed once, by whichever finished first
-    assert world.owned == {}
+    assert TP not in world.table
 
 
 async def test_an_open_breaker_fences_the_drain_but_calls_on_the_wire_finish() -> None:
@@ -221,7 +214,7 @@ async def test_an_open_breaker_fences_the_drain_but_calls_on_the_wire_finish() -
     for _ in range(world.breaker.timeout_streak):
         world.breaker.timed_out(False)
     assert world.breaker.is_open
-    release = asyncio.create_task(world.drainer.release([world.assignment]))
+    release = asyncio.create_task(world.drainer.release([world.partition]))
     await asyncio.sleep(0.1)
     assert not release.done()  # three calls are still on the wire
     world.slot[2].set()

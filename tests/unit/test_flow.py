@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer.intake.backpressure import FlowControl, FlowDecision, decide, may_take
-from consumer.intake.offsets import PartitionOffsets
-from consumer.ownership.partitions import Assignment
+from consumer.ownership.offsets import PartitionOffsets
+from consumer.ownership.partitions import Partition
 
 P0 = TopicPartition("lead-changes", 0)
 P1 = TopicPartition("lead-changes", 1)
@@ -122,8 +122,8 @@ class Tracker:
         return self.pending_of.get(key, 0)
 
 
-def assignments(*tps: TopicPartition) -> dict[TopicPartition, Assignment]:
-    return {tp: Assignment(tp) for tp in tps}
+def assignments(*tps: TopicPartition) -> dict[TopicPartition, Partition]:
+    return {tp: Partition(tp) for tp in tps}
 
 
 def test_apply_pauses_only_partitions_not_already_paused() -> None:

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.intake.preparing import Ready, RecordPreparer
+from consumer.delivery.work import Ready
+from consumer.intake.preparing import RecordPreparer
 from contracts.deadletter import DeadLetterReason, Failure
 from contracts.events import EXAMPLE_EVENT, InvalidEvent
 from contracts.formats import DecoderConfig, Skip, decode_record, load_mapping

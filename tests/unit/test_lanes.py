@@ -32,7 +32,7 @@ class Gated:
         self._active: dict[str, Item] = {}
         self.overlaps: list[tuple[Item, Item]] = []
 
-    async def __call__(self, item: Item) -> None:
+    async def __call__(self, item: Item, waiting: object = None) -> None:
         key = item[0]
         if key in self._active:  # recorded, not raised: the lane would swallow it
             self.overlaps.append((self._active[key], item))
@@ -258,7 +258,7 @@ async def test_a_failing_item_does_not_strand_the_rest_of_its_lane(
     errors: list[tuple[int, Exception]] = []
     boom = RuntimeError("boom")
 
-    async def process(item: int) -> None:
+    async def process(item: int, waiting: object) -> None:
         if item == 0:
             raise boom
         done.append(item)
@@ -279,7 +279,7 @@ async def test_a_failing_item_without_an_error_hook_is_logged_and_the_lane_goes_
 ) -> None:
     done: list[int] = []
 
-    async def process(item: int) -> None:
+    async def process(item: int, waiting: object) -> None:
         if item == 0:
             raise ValueError("bad item")
         done.append(item)

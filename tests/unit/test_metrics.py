@@ -13,7 +13,8 @@ from aiokafka import TopicPartition
 from opentelemetry.sdk.metrics.export import AggregationTemporality, HistogramDataPoint, Sum
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.observability.metrics import CALL_BUCKETS_S, OTHER, SAMPLE_TIMEOUT_S, WAIT_BUCKETS_S
+from consumer.observability.gauges import SAMPLE_TIMEOUT_S
+from consumer.observability.metrics import CALL_BUCKETS_S, OTHER, WAIT_BUCKETS_S
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from tests.telemetry_helpers import Recorded, recorded

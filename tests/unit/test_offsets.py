@@ -15,7 +15,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from consumer.intake.offsets import OffsetTracker, PartitionOffsets
+from consumer.ownership.offsets import PartitionOffsets
 
 TP = ("lead-changes", 0)
 OTHER = ("lead-changes", 1)
@@ -168,82 +168,16 @@ def test_many_events_finishing_in_reverse_order() -> None:
     assert (partition.committable(), partition.ahead, partition.pending) == (None, 0, 0)
 
 
-# -- the tracker over partitions ------------------------------------------------------
-
-
-def test_tracker_keeps_partitions_apart() -> None:
-    tracker: OffsetTracker[tuple[str, int]] = OffsetTracker()
-    tracker.assign(TP, 0)
-    tracker.assign(OTHER, 100)
-    assert tracker.started(TP, 0)
-    assert tracker.started(OTHER, 100)
-    assert tracker.started(OTHER, 101)
-    assert tracker.pending_total == 3
-    assert tracker.done(OTHER, 101)
-    assert tracker.ahead(OTHER) == 1
-    assert tracker.pending(OTHER) == 1
-    assert tracker.first_unfinished(OTHER) == 100
-    assert tracker.commit_offsets() == {}
-    assert tracker.done(TP, 0)
-    assert tracker.commit_offsets() == {TP: 1}  # only what changed
-    assert tracker.done(OTHER, 100)
-    assert tracker.commit_offsets() == {TP: 1, OTHER: 102}
-    tracker.mark_committed({TP: 1})
-    assert tracker.commit_offsets() == {OTHER: 102}
-    assert tracker.pending_total == 0
-    assert set(tracker) == {TP, OTHER}
-    assert len(tracker) == 2
-
-
-def test_work_of_a_revoked_partition_is_fenced_off() -> None:
-    tracker: OffsetTracker[tuple[str, int]] = OffsetTracker()
-    tracker.assign(TP, 0)
-    tracker.started(TP, 0)
-    tracker.started(TP, 1)
-    tracker.done(TP, 1)
-    final = tracker.revoke(TP)
-    assert final is not None
-    assert (final.first_unfinished(), final.ahead) == (0, 1)
-    assert TP not in tracker
-    assert not tracker.done(TP, 0)  # finished after the revoke: ignored
-    assert not tracker.started(TP, 2)
-    assert tracker.commit_offsets() == {}
-    assert tracker.revoke(TP) is None
-    # Reassigned: the late done() of the old assignment's offset 0 must not count.
-    tracker.assign(TP, 0)
-    assert not tracker.done(TP, 0)
-    tracker.mark_committed({OTHER: 5})  # a commit for a partition no longer ours
-    assert OTHER not in tracker
-    assert (tracker.ahead(OTHER), tracker.pending(OTHER), tracker.first_unfinished(OTHER)) == (
-        0,
-        0,
-        None,
-    )
-    assert tracker.rewind(OTHER) is None
-
-
-def test_assigning_again_starts_afresh_and_returns_the_old_state() -> None:
-    tracker: OffsetTracker[str] = OffsetTracker()
-    assert tracker.assign("p", 0) is None
-    tracker.started("p", 0)
-    previous = tracker.assign("p", 7)
-    assert previous is not None
-    assert previous.pending == 1
-    partition = tracker.get("p")
-    assert partition is not None
-    assert (partition.watermark, partition.pending) == (7, 0)
-
-
-def test_tracker_rewind() -> None:
-    tracker: OffsetTracker[str] = OffsetTracker()
-    tracker.assign("p", 0)
+def test_rewind_forgets_from_the_first_unfinished_offset_on() -> None:
+    offsets = PartitionOffsets(0)
     for offset in range(4):
-        tracker.started("p", offset)
-    tracker.done("p", 0)
-    tracker.done("p", 2)
-    assert tracker.rewind("p") == 1
-    assert tracker.pending_total == 0
-    assert tracker.commit_offsets() == {"p": 1}
+        offsets.started(offset)
+    offsets.done(0)
+    offsets.done(2)
+    assert offsets.rewind() == 1
+    assert offsets.pending == 0
+    assert offsets.committable() == 1
+    offsets.started(1)  # fetched again from there
 
 
 # -- properties ------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,21 @@ def test_families_and_unknown_reasons_have_rows_of_their_own() -> None:
     assert reason_named("NOOJEE_999").name == "NOOJEE_<code>"
     assert reason_named("SOMETHING_NEW").name == "?"
     assert reason_named("couldnt_find_the_lead") is CODES[NoojeeCode.COULDNT_FIND_THE_LEAD]
+
+
+def test_the_runbooks_reason_table_has_every_dead_letter_reason_and_its_replay_answer() -> None:
+    runbook = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    rows = {
+        match[0]: match[1].strip()
+        for match in re.findall(
+            r"^\| `([A-Z_<>a-z]+)` \|[^|]*\|[^|]*\|[^|]*\|([^|]*)\|", runbook, re.M
+        )
+    }
+    dead_letter_reasons = [
+        row
+        for row in (*REASONS.values(), reason_named("HTTP_404"), reason_named("NOOJEE_999"))
+        if row.handling is Handling.PERMANENT
+    ]
+    for row in dead_letter_reasons:
+        assert row.name in rows, f"docs/operations.md's reason table lacks {row.name}"
+        assert rows[row.name].startswith("yes") == row.replay_helps, row.name

@@ -17,7 +17,7 @@ from consumer.deadletters.tools.letters import (
     SourcePosition,
     dead_letter_of,
 )
-from consumer.deadletters.tools.plan import Decision, ReplayOptions, Skip
+from consumer.deadletters.tools.plan import Decision, ReplayOptions, SkipReason
 from consumer.deadletters.tools.reader import fetch_one, read_letters
 from consumer.deadletters.tools.replay import ReplayResult, replay
 
@@ -35,7 +35,7 @@ __all__ = [
     "ReplayOptions",
     "ReplayResult",
     "Selection",
-    "Skip",
+    "SkipReason",
     "SourcePosition",
     "advice_for",
     "dead_letter_of",

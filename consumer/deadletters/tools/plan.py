@@ -27,7 +27,7 @@ from consumer.deadletters.tools.letters import DeadLetter
 from consumer.deadletters.tools.supersede import SourceIndex, describe_newer
 
 
-class Skip(StrEnum):
+class SkipReason(StrEnum):
     OTHER_TOPIC = "other_topic"
     UNKNOWN_SOURCE = "unknown_source"
     INCOMPLETE = "incomplete"
@@ -52,7 +52,7 @@ class ReplayOptions:
 @dataclass(frozen=True, slots=True)
 class Decision:
     letter: DeadLetter
-    skip: Skip | None
+    skip: SkipReason | None
     """None: replay it."""
     why: str = ""
 
@@ -81,33 +81,33 @@ def _decide(
     if source is not None and source.topic != topic:
         return Decision(
             letter,
-            Skip.OTHER_TOPIC,
+            SkipReason.OTHER_TOPIC,
             f"dead-lettered from topic {source.topic!r}; run with "
             f"LEADSYNC_SOURCE_TOPIC={source.topic} to replay it there",
         )
     if source is None or letter.logical_offset is None:
-        return Decision(letter, Skip.UNKNOWN_SOURCE, "no leadsync.source.* headers")
+        return Decision(letter, SkipReason.UNKNOWN_SOURCE, "no leadsync.source.* headers")
     if letter.omitted:
         return Decision(
             letter,
-            Skip.INCOMPLETE,
+            SkipReason.INCOMPLETE,
             f"written without its {' and '.join(letter.omitted)} (too large for the "
             f"dead-letter topic): the original is {source.topic}[{source.partition}]"
             f"@{source.offset}, while retention keeps it",
         )
     if (letter.partition, letter.offset) in index.replayed:
-        return Decision(letter, Skip.ALREADY_REPLAYED, f"a replay of it is in {topic}")
+        return Decision(letter, SkipReason.ALREADY_REPLAYED, f"a replay of it is in {topic}")
     if letter.replay_count >= options.max_replays and not options.force:
         return Decision(
             letter,
-            Skip.MAX_REPLAYS,
+            SkipReason.MAX_REPLAYS,
             f"replayed {letter.replay_count} times already and failed each time "
             "(--force replays it again)",
         )
     newer = index.newer_than(letter)
     if newer is not None and not options.include_superseded:
         why = describe_newer(topic, source.partition, newer, committed.get(source.partition))
-        return Decision(letter, Skip.SUPERSEDED, why)
+        return Decision(letter, SkipReason.SUPERSEDED, why)
     return Decision(letter, None)
 
 
@@ -124,7 +124,7 @@ def _mark_duplicates(decisions: list[Decision]) -> list[Decision]:
         event = _event_of(decision)
         if event is not None and kept[event] is not decision.letter:
             why = f"the same event is replayed from {kept[event].position}"
-            marked.append(Decision(decision.letter, Skip.DUPLICATE, why))
+            marked.append(Decision(decision.letter, SkipReason.DUPLICATE, why))
         else:
             marked.append(decision)
     return marked

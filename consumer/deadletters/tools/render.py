@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from consumer.deadletters.tools.letters import DeadLetter
-from consumer.deadletters.tools.plan import Decision, Skip
+from consumer.deadletters.tools.plan import Decision, SkipReason
 from consumer.pbx.redact import redact_text
 from contracts.deadletter import rfc3339_utc
 
@@ -23,14 +23,14 @@ _COLUMNS = (
 )
 MESSAGE_WIDTH = 60
 
-SKIP_MEANING: dict[Skip, str] = {
-    Skip.OTHER_TOPIC: "dead-lettered from another source topic",
-    Skip.UNKNOWN_SOURCE: "no source headers, so no safe place to replay to",
-    Skip.INCOMPLETE: "written without its value (too large): replay the original by hand",
-    Skip.ALREADY_REPLAYED: "a replay of it is already in the source topic",
-    Skip.MAX_REPLAYS: "replayed --max-replays times already; --force replays again",
-    Skip.SUPERSEDED: "the lead has a newer event; --include-superseded replays anyway",
-    Skip.DUPLICATE: "another dead letter of the same event is replayed instead",
+SKIP_MEANING: dict[SkipReason, str] = {
+    SkipReason.OTHER_TOPIC: "dead-lettered from another source topic",
+    SkipReason.UNKNOWN_SOURCE: "no source headers, so no safe place to replay to",
+    SkipReason.INCOMPLETE: "written without its value (too large): replay the original by hand",
+    SkipReason.ALREADY_REPLAYED: "a replay of it is already in the source topic",
+    SkipReason.MAX_REPLAYS: "replayed --max-replays times already; --force replays again",
+    SkipReason.SUPERSEDED: "the lead has a newer event; --include-superseded replays anyway",
+    SkipReason.DUPLICATE: "another dead letter of the same event is replayed instead",
 }
 
 

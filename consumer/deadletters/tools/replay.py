@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from consumer.deadletters.tools.filters import Selection
 from consumer.deadletters.tools.letters import DeadLetter, replay_headers
@@ -33,6 +32,7 @@ from consumer.deadletters.tools.reader import Record, committed_offsets, read_le
 from consumer.deadletters.tools.supersede import SourceIndex
 from consumer.errors import DlqError
 from consumer.kafka.clients import STOP_TIMEOUT_S, build_producer, stop_bounded
+from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.settings import Settings
 from contracts.deadletter import rfc3339_utc
 
@@ -132,7 +132,7 @@ async def publish(
         return await _send_all(
             producer, settings.source_topic, letters, rate=rate, progress=progress, clock=clock
         )
-    except (KafkaError, TimeoutError) as exc:
+    except KAFKA_ERRORS as exc:
         raise DlqError(_interrupted(type(exc).__name__, str(exc))) from exc
     finally:
         await stop_bounded(producer, STOP_TIMEOUT_S)

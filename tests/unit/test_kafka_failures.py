@@ -1,4 +1,4 @@
-"""consumer.kafka.errors: every aiokafka exception means one thing for the work at hand."""
+"""consumer.kafka.failures: every aiokafka exception means one thing for the work at hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import inspect
 import pytest
 from aiokafka import errors as ke
 
-from consumer.kafka.errors import TABLE, KafkaFailure, describe, kafka_failure
+from consumer.kafka.failures import TABLE, KafkaFailure, describe, kafka_failure
 
 AIOKAFKA_ERRORS = sorted(
     (

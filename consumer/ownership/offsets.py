@@ -1,4 +1,4 @@
-"""Which offsets of each assigned partition are done, and what may be committed.
+"""Which offsets of one owned partition are done, and what a commit may store.
 
 Plain bookkeeping without awaits, in the manner of aiokafka's
 ``subscription_state``. Kafka commits a single position per partition, "every
@@ -19,10 +19,6 @@ a deque of those not yet committed.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterator, Mapping
-from typing import Generic, TypeVar
-
-K = TypeVar("K", bound=Hashable)
 
 
 class PartitionOffsets:
@@ -129,88 +125,3 @@ class PartitionOffsets:
             f"PartitionOffsets(watermark={self.watermark}, committed={self._committed}, "
             f"pending={self.pending}, ahead={self.ahead})"
         )
-
-
-class OffsetTracker(Generic[K]):
-    """``PartitionOffsets`` for every assigned partition, keyed by e.g. ``TopicPartition``.
-
-    Calls for a key that is not assigned are ignored and return False: work that
-    outlived its partition's revocation must not mark offsets of the partition's
-    next assignment (self-fencing; the test broker does not fence for us).
-    """
-
-    __slots__ = ("_partitions",)
-
-    def __init__(self) -> None:
-        self._partitions: dict[K, PartitionOffsets] = {}
-
-    def assign(self, key: K, start: int) -> PartitionOffsets | None:
-        """Track ``key`` from position ``start``; returns the state it replaces, if any."""
-        previous = self._partitions.get(key)
-        self._partitions[key] = PartitionOffsets(start)
-        return previous
-
-    def revoke(self, key: K) -> PartitionOffsets | None:
-        """Stop tracking ``key``; returns its final state (None if it was not assigned)."""
-        return self._partitions.pop(key, None)
-
-    def started(self, key: K, offset: int) -> bool:
-        partition = self._partitions.get(key)
-        if partition is None:
-            return False
-        partition.started(offset)
-        return True
-
-    def done(self, key: K, offset: int) -> bool:
-        partition = self._partitions.get(key)
-        return partition is not None and partition.done(offset)
-
-    def commit_offsets(self) -> dict[K, int]:
-        """What to commit: only the partitions whose commit point moved since the last commit."""
-        offsets: dict[K, int] = {}
-        for key, partition in self._partitions.items():
-            offset = partition.committable()
-            if offset is not None:
-                offsets[key] = offset
-        return offsets
-
-    def mark_committed(self, offsets: Mapping[K, int]) -> None:
-        """Record a successful commit; keys revoked in the meantime are ignored."""
-        for key, offset in offsets.items():
-            partition = self._partitions.get(key)
-            if partition is not None:
-                partition.mark_committed(offset)
-
-    def first_unfinished(self, key: K) -> int | None:
-        partition = self._partitions.get(key)
-        return None if partition is None else partition.first_unfinished()
-
-    def ahead(self, key: K) -> int:
-        partition = self._partitions.get(key)
-        return 0 if partition is None else partition.ahead
-
-    def pending(self, key: K) -> int:
-        partition = self._partitions.get(key)
-        return 0 if partition is None else partition.pending
-
-    def rewind(self, key: K) -> int | None:
-        """``PartitionOffsets.rewind`` for ``key``; None when it is not assigned."""
-        partition = self._partitions.get(key)
-        return None if partition is None else partition.rewind()
-
-    @property
-    def pending_total(self) -> int:
-        """Unfinished events over every assigned partition."""
-        return sum(partition.pending for partition in self._partitions.values())
-
-    def get(self, key: K) -> PartitionOffsets | None:
-        return self._partitions.get(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._partitions
-
-    def __iter__(self) -> Iterator[K]:
-        return iter(self._partitions)
-
-    def __len__(self) -> int:
-        return len(self._partitions)
