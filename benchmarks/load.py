@@ -60,7 +60,8 @@ async def create_topic(bootstrap: str, partitions: int) -> str:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)])
+        topics = [NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)]
+        await admin.create_topics([*topics, NewTopic(f"{name}.progress", partitions, 1)])
     finally:
         await admin.close()
     return name

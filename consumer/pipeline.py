@@ -36,7 +36,8 @@ from consumer.observability.counts import Counts
 from consumer.observability.health import readiness
 from consumer.ownership.freeze_watch import FreezeWatch
 from consumer.ownership.handover import HANDOVER_S, Drainer
-from consumer.ownership.partitions import PartitionTable, names
+from consumer.ownership.partition_table import PartitionTable, names
+from consumer.ownership.progress_log import ProgressLog
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,12 @@ class Pipeline:
         session_s: float,
         on_ceiling_changed: Callable[[], None] | None = None,
         health_port: int | None = None,
+        progress: ProgressLog | None = None,
+        progress_interval_s: float = 0.1,
     ) -> None:
         """``on_ceiling_changed``: told after the throttle's share changed (the adaptive
-        limit rescales); ``session_s``: the group session a freeze is measured against."""
+        limit rescales); ``session_s``: the group session a freeze is measured against;
+        ``progress``: persists finished offsets (None: ``LEADSYNC_PROGRESS=false``)."""
         self._consumer = consumer
         self._source_topic = source_topic
         self._table = table
@@ -102,6 +106,8 @@ class Pipeline:
         self.counts = counts
         self._stop = stop
         self._on_ceiling_changed = on_ceiling_changed
+        self._progress = progress
+        self._progress_interval_s = progress_interval_s
         self._joined = False
         """Whether the group gave this process an assignment yet (perhaps of none)."""
         self.freeze_watch = FreezeWatch(
@@ -149,12 +155,17 @@ class Pipeline:
         Raises the fatal error that stopped it (``CredentialsRefused``, ...), after
         stopping all work and committing nothing more.
         """
-        committer = self._supervised(self._committer.run(), "committer")
-        watchdog = self._supervised(self.freeze_watch.run(), "freeze watch")
+        tasks = [
+            self._supervised(self._committer.run(), "committer"),
+            self._supervised(self.freeze_watch.run(), "freeze watch"),
+        ]
+        if self._progress is not None:
+            persisting = self._progress.run(self._table, self._progress_interval_s)
+            tasks.append(self._supervised(persisting, "progress writer"))
         try:
             await self._intake.run(self._stop.requested)
         finally:
-            for task in (committer, watchdog):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -190,7 +201,10 @@ class Pipeline:
         self._intake.new_generation()
         self.freeze_watch.rebalanced()
         self._table.assign(
-            assigned, ready_at=time.monotonic() + HANDOVER_S, alive=self.freeze_watch.alive
+            assigned,
+            ready_at=time.monotonic() + HANDOVER_S,
+            alive=self.freeze_watch.alive,
+            loaded=self._progress is None,  # else: nothing is taken before progress is read
         )
         total = self._consumer.partitions_for_topic(self._source_topic) or set()
         self._throttle.apply_share(len(self._table), max(1, len(total)))

@@ -22,13 +22,21 @@ from consumer.errors import (
     KafkaUnreachable,
     LeadsyncError,
     SettingsError,
+    exit_code,
 )
-from consumer.kafka.clients import STOP_TIMEOUT_S, build_consumer, build_producer, stop_bounded
+from consumer.kafka.clients import (
+    STOP_TIMEOUT_S,
+    build_consumer,
+    build_producer,
+    build_reader,
+    stop_bounded,
+)
 from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.limits.throttle import Throttle
 from consumer.observability.health import HealthServer
 from consumer.observability.telemetry import Telemetry
 from consumer.ownership.leadership import Leadership
+from consumer.ownership.progress_log import open_reader
 from consumer.ownership.slot_assignor import assignors
 from consumer.pipeline import Pipeline
 from consumer.settings import Settings
@@ -123,6 +131,15 @@ async def _serve(
         log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
         await stop_bounded(producer, STOP_TIMEOUT_S)
         return KafkaUnreachable.exit_code
+    reader = build_reader(settings) if settings.progress else None
+    try:
+        progress_partitions = await open_reader(reader, settings.resume_topic) if reader else 0
+    except (SettingsError, *KAFKA_ERRORS) as exc:
+        log.critical("%s", exc if isinstance(exc, SettingsError) else f"cannot reach Kafka: {exc}")
+        await stop_bounded(producer, STOP_TIMEOUT_S)
+        if reader is not None:
+            await stop_bounded(reader, STOP_TIMEOUT_S)
+        return exit_code(exc) if isinstance(exc, SettingsError) else KafkaUnreachable.exit_code
     async with build_client(settings) as client:
         pipeline = build_pipeline(
             settings,
@@ -134,6 +151,7 @@ async def _serve(
             telemetry=telemetry,
             leads_group=lambda: leadership.leads,
             health_port=health.port,
+            progress_reader=(reader, progress_partitions) if reader else None,
         )
         pipelines.append(pipeline)
         consumer.subscribe([settings.source_topic], listener=pipeline.listener())
@@ -169,5 +187,7 @@ async def _serve(
         finally:
             await stop_bounded(consumer, STOP_TIMEOUT_S)
             await stop_bounded(producer, STOP_TIMEOUT_S)
+            if reader is not None:
+                await stop_bounded(reader, STOP_TIMEOUT_S)
     log.info("stopped cleanly")
     return EXIT_OK

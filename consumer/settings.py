@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     source_topic: str = Field(default="lead-changes", min_length=1)
     dlq_topic: str | None = None
     group_id: str = Field(default="leadsync", min_length=1)
+    progress: bool = True
+    """Persist each partition's finished offsets, so a next owner sends none of them again."""
+    progress_topic: str | None = None
+    progress_interval_ms: float = Field(default=100.0, gt=0, le=60_000)
+    progress_max_bytes: int = Field(default=16 * 1024, ge=256)
 
     noojee_url: AnyHttpUrl
     noojee_api_key: SecretStr
@@ -154,6 +159,11 @@ class Settings(BaseSettings):
     @property
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or f"{self.source_topic}.dlq"
+
+    @property
+    def resume_topic(self) -> str:
+        """The progress topic (``LEADSYNC_PROGRESS_TOPIC``, or ``<SOURCE_TOPIC>.progress``)."""
+        return self.progress_topic or f"{self.source_topic}.progress"
 
     @property
     def timezone(self) -> ZoneInfo:

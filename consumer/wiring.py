@@ -24,13 +24,14 @@ from consumer.intake.backpressure import FlowControl
 from consumer.intake.committer import Committer
 from consumer.intake.loop import Intake
 from consumer.intake.preparing import RecordPreparer
-from consumer.kafka.clients import SESSION_TIMEOUT_MS
+from consumer.kafka.clients import SESSION_TIMEOUT_MS, group_generation
 from consumer.limits.adaptive import AdaptiveConcurrency
 from consumer.limits.throttle import Throttle
 from consumer.observability.counts import Counts
 from consumer.observability.telemetry import Telemetry
 from consumer.ownership.handover import Drainer
-from consumer.ownership.partitions import PartitionTable
+from consumer.ownership.partition_table import PartitionTable
+from consumer.ownership.progress_log import ProgressLog
 from consumer.pbx.client import NoojeeClient
 from consumer.pipeline import Pipeline, Stop
 from consumer.settings import Settings
@@ -112,8 +113,13 @@ def build_pipeline(
     telemetry: Telemetry,
     leads_group: Callable[[], bool],
     health_port: int | None,
+    progress_reader: tuple[AIOKafkaConsumer, int] | None = None,
 ) -> Pipeline:
-    """Every part of the running service, built and wired here and nowhere else."""
+    """Every part of the running service, built and wired here and nowhere else.
+
+    ``progress_reader``: a started group-less consumer and the progress topic's
+    partition count, when ``LEADSYNC_PROGRESS`` is on (``open_reader``).
+    """
     table, breaker, counts = PartitionTable(), Breaker(), Counts()
     stop = Stop(table, breaker)
     delivery, adaptive = build_delivery(settings, client, telemetry, throttle, breaker)
@@ -145,6 +151,19 @@ def build_pipeline(
     # The worker turns every exception of an item into a dead letter; one that
     # escapes it (writing that dead letter failed unexpectedly) stops the service.
     lanes: Lanes[Work] = Lanes(worker.process, on_error=lambda _, exc: stop.fail(exc))
+    progress = None
+    if progress_reader is not None:
+        reader, partitions = progress_reader
+        progress = ProgressLog(
+            producer,
+            reader,
+            topic=settings.resume_topic,
+            group=settings.group_id,
+            partitions=partitions,
+            max_bytes=settings.progress_max_bytes,
+            generation=lambda: group_generation(consumer),
+            observer=telemetry.progress,
+        )
     committer = Committer(
         consumer, table, interval_s=settings.commit_interval_s, stopped=lambda: stop.failed
     )
@@ -156,6 +175,7 @@ def build_pipeline(
         timeout_s=settings.drain_timeout_s,
         failed=lambda: stop.failed,
         leads_group=leads_group,
+        persist=progress.write if progress is not None else None,
     )
     intake = Intake(
         consumer,
@@ -167,6 +187,8 @@ def build_pipeline(
         counts=counts,
         source_topic=settings.source_topic,
         abandon=handover.abandon,
+        load=progress.load if progress is not None else None,
+        resumed=telemetry.progress.event_resumed,
     )
     pipeline = Pipeline(
         consumer=consumer,
@@ -184,6 +206,8 @@ def build_pipeline(
         session_s=SESSION_TIMEOUT_MS / 1000,
         on_ceiling_changed=adaptive.ceiling_changed if adaptive is not None else None,
         health_port=health_port,
+        progress=progress,
+        progress_interval_s=settings.progress_interval_ms / 1000,
     )
     telemetry.metrics.observe_gauges(
         in_flight=lambda: table.pending_total,

@@ -56,6 +56,12 @@ async def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
         await admin.close()
 
 
+def service_topics(topic: str, partitions: int, *, dlq_partitions: int = 1) -> dict[str, int]:
+    """The topics a service of ``topic`` needs: the source, its dead letters, and its
+    progress topic (as many partitions as the source: one record per partition)."""
+    return {topic: partitions, f"{topic}.dlq": dlq_partitions, f"{topic}.progress": partitions}
+
+
 def unique_topic(prefix: str = "leads") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -48,12 +48,15 @@ async def check_kafka(settings: Settings) -> list[str]:
         return [f"Kafka at {settings.kafka_bootstrap} unreachable: {type(exc).__name__}: {exc}"]
     finally:
         await stop_bounded(consumer, STOP_TIMEOUT_S)
+    needed = [
+        (settings.source_topic, "LEADSYNC_SOURCE_TOPIC"),
+        (settings.dead_letter_topic, "LEADSYNC_DLQ_TOPIC"),
+    ]
+    if settings.progress:
+        needed.append((settings.resume_topic, "LEADSYNC_PROGRESS_TOPIC"))
     return [
         f"topic {topic!r} ({variable}) does not exist"
-        for topic, variable in (
-            (settings.source_topic, "LEADSYNC_SOURCE_TOPIC"),
-            (settings.dead_letter_topic, "LEADSYNC_DLQ_TOPIC"),
-        )
+        for topic, variable in needed
         if topic not in topics
     ]
 

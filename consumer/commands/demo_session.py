@@ -107,7 +107,14 @@ async def run_demo(events: int, leads: int, out: TextIO) -> int:
                 f"(capacity {sim_config.capacity} calls at once, 20-40 ms a call, "
                 "2% transient 103s)\n"
             )
-            await ensure_topics(settings, {TOPIC: PARTITIONS, settings.dead_letter_topic: 1})
+            await ensure_topics(
+                settings,
+                {
+                    TOPIC: PARTITIONS,
+                    settings.dead_letter_topic: 1,
+                    settings.resume_topic: PARTITIONS,
+                },
+            )
             await produce(settings, plan)
             out.write(f"produced {len(plan.records)} events for {leads} leads to {TOPIC}\n")
             ready: asyncio.Future[Pipeline] = asyncio.get_running_loop().create_future()

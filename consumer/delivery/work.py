@@ -3,7 +3,7 @@
 A ``Work`` item is one record taken from a partition: ready to send (``ready``),
 or to be set aside (``failure``, the intake's verdict). The worker needs little
 of the partition (``Claim``): whether work may still begin, to claim an offset,
-and to count an item as on the wire. ``consumer.ownership.partitions.Partition``
+and to count an item as on the wire. ``consumer.ownership.owned_partition.Partition``
 is the one implementation; the seam keeps delivery free of ownership.
 """
 

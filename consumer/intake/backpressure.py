@@ -62,6 +62,7 @@ def may_take(uncommitted: int, max_ahead: int) -> bool:
 
 
 class Pausable(Protocol):
+    def assignment(self) -> Set[TopicPartition]: ...
     def pause(self, *partitions: TopicPartition) -> None: ...
     def resume(self, *partitions: TopicPartition) -> None: ...
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
@@ -116,8 +117,11 @@ class FlowControl:
             all_paused=self._all_paused,
             held=self.held,
         )
-        to_pause = decision.paused - self._paused
-        to_resume = (self._paused - decision.paused) & assignments.keys()
+        # The consumer's own assignment may already have moved on (a rebalance under
+        # way, or this member found it was kicked out): only touch what it still has.
+        current = consumer.assignment()
+        to_pause = (decision.paused - self._paused) & current
+        to_resume = (self._paused - decision.paused) & assignments.keys() & current
         if to_pause:
             consumer.pause(*to_pause)
         for tp in to_resume:

@@ -31,7 +31,7 @@ COMMIT_TIMEOUT_S: Final = 10.0
 
 
 class Committable(Protocol):
-    """What the committer reads and tells (``consumer.ownership.partitions.PartitionTable``)."""
+    """What the committer reads and tells (``consumer.ownership.partition_table``)."""
 
     def commit_offsets(self) -> dict[TopicPartition, int]: ...
     def mark_committed(self, offsets: Mapping[TopicPartition, int]) -> None: ...

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -30,7 +30,8 @@ from consumer.delivery.work import Ready, Work
 from consumer.intake.backpressure import FlowControl
 from consumer.intake.preparing import RecordPreparer
 from consumer.observability.counts import Counts
-from consumer.ownership.partitions import Partition, PartitionTable, names
+from consumer.ownership.owned_partition import Partition
+from consumer.ownership.partition_table import PartitionTable, names
 from contracts.formats import Skip
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,13 @@ class Intake:
         counts: Counts,
         source_topic: str,
         abandon: Callable[[Iterable[Partition]], None],
+        load: Callable[[Sequence[Partition]], Awaitable[None]] | None = None,
+        resumed: Callable[[], None] = lambda: None,
     ) -> None:
-        """``abandon``: end all work of partitions fenced after a freeze (the handover's)."""
+        """``abandon``: end all work of partitions fenced after a freeze (the handover's);
+        ``load``: read the earlier owners' progress into partitions about to be taken
+        (``consumer.ownership.progress_log``); ``resumed``: counts an event skipped
+        because an earlier owner finished it."""
         self._consumer = consumer
         self._table = table
         self._lanes = lanes
@@ -62,6 +68,8 @@ class Intake:
         self._counts = counts
         self._source_topic = source_topic
         self._abandon = abandon
+        self._load = load
+        self._resumed = resumed
         self._resume_at: dict[TopicPartition, int] = {}
         """Where fetching resumes if this process keeps its partitions after a freeze."""
 
@@ -72,10 +80,15 @@ class Intake:
             # owner waits out the handover before it takes anything.
             now = time.monotonic()
             owned = {partition.tp: partition for partition in table}
+            if self._load is not None:
+                # Before a partition's first record: what its earlier owners finished.
+                due = [p for p in owned.values() if not p.loaded and p.handed_over(now)]
+                if due:
+                    await self._load(due)
             flow.held = {
                 tp
                 for tp, partition in owned.items()
-                if self._breaker.is_open or not partition.handed_over(now)
+                if self._breaker.is_open or not partition.handed_over(now) or not partition.loaded
             }
             room = flow.apply(consumer, owned, table)
             batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, room))
@@ -91,7 +104,9 @@ class Intake:
                 for record in records:
                     if not partition.taking:
                         break
-                    if not (partition.handed_over(now) and flow.may_take(table, tp)):
+                    if not (
+                        partition.handed_over(now) and partition.loaded and flow.may_take(table, tp)
+                    ):
                         # Fetched before the pause took effect: fetched again on resume.
                         consumer.seek(tp, record.offset)
                         break
@@ -100,6 +115,13 @@ class Intake:
     def _take(self, partition: Partition, record: ConsumerRecord[bytes, bytes]) -> None:
         partition.take(record.offset)
         self._counts.taken += 1
+        if partition.already_finished(record.offset):
+            # An earlier owner applied or dead-lettered it: sending it again would run a
+            # disposition's actions twice.
+            self._counts.resumed += 1
+            self._resumed()
+            self._table.done(partition, record.offset)
+            return
         prepared = self._prepare(record)
         if isinstance(prepared, Ready):
             self._lanes.submit(prepared.event.lead_id, Work(partition, record, ready=prepared))

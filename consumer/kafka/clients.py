@@ -73,6 +73,17 @@ def build_consumer(
     )
 
 
+def build_reader(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer without a group, for reading a topic back (the progress topic)."""
+    return AIOKafkaConsumer(
+        **connection_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,  # an empty partition answers after this: reads end sooner
+    )
+
+
 def build_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **connection_options(settings),
@@ -84,6 +95,16 @@ def build_producer(settings: Settings) -> AIOKafkaProducer:
         max_request_size=settings.dlq_max_message_bytes,
         request_timeout_ms=30_000,
     )
+
+
+def group_generation(consumer: AIOKafkaConsumer) -> int:
+    """The consumer group generation this member joined last (-1 before it joined).
+
+    aiokafka keeps it on its coordinator without a public accessor; the progress
+    records carry it so a fenced owner's late writes never hide its successor's.
+    """
+    generation = getattr(getattr(consumer, "_coordinator", None), "generation", -1)
+    return generation if isinstance(generation, int) else -1
 
 
 async def stop_bounded(client: AIOKafkaConsumer | AIOKafkaProducer, timeout_s: float) -> None:

@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from consumer.observability import tracing
 from consumer.observability.metrics import Metrics
 from consumer.observability.otel_env import build_providers
+from consumer.observability.progress_metrics import ProgressMetrics
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Retry, Unavailable
 from consumer.pbx.redact import redact_text
@@ -73,6 +74,7 @@ class Telemetry:
         self._prometheus = prometheus
         self._on_shutdown = list(on_shutdown)
         self.metrics = Metrics(meter_provider, redact=self._redact)
+        self.progress = ProgressMetrics(meter_provider)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, version: str) -> Telemetry:

@@ -11,17 +11,20 @@ a member still draining in its revoke callback keeps sending while the
 partitions' new owner starts again from their committed offsets (fault
 scenario 4). So leadsync does not rely on the barrier:
 
-- **Fenced drain.** Once a rebalance is under way (the revoke callback, also in
-  the middle of a shutdown drain) a member that does not lead the group begins
-  nothing more: only the calls already on the wire finish, the rest is left
-  uncommitted for the next owner. Events finished above the first unfinished one
-  are then sent twice, by the next owner.
-- **Full drain.** Everything up to the highest offset begun finishes before the
-  commit, so nothing is sent twice: on SIGTERM while no rebalance is under way
-  (no one can own these partitions before this member leaves the group), and on a
-  revoke at the group's leader (the leader computes the next assignment, so no
-  generation forms before it rejoins; the leader is known from
-  ``consumer.ownership.leadership``).
+- **Fenced drain.** Once a handover is under way a member begins nothing more:
+  only the calls already on the wire finish, the rest is left for the next
+  owner. With the progress topic (``LEADSYNC_PROGRESS``, the default) every
+  handover is fenced, a rebalance or a SIGTERM, at the leader as at a follower:
+  the events finished above the first unfinished one are written to the progress
+  topic before the partition is released, and the next owner skips them, so a
+  fenced drain sends nothing twice and hands over in the time of the calls on
+  the wire.
+- **Full drain** (progress off). Everything up to the highest offset begun
+  finishes before the commit, so nothing is sent twice, where that is safe: on
+  SIGTERM while no rebalance is under way, and on a revoke at the group's leader
+  (no generation forms before the leader rejoins; ``consumer.ownership.leadership``).
+  A follower's revoke is fenced, and what it finished above its first unfinished
+  event is sent again by the next owner.
 - **Handover wait.** A member hears of a rebalance only at its next heartbeat. A
   new owner therefore takes nothing of a partition for ``HANDOVER_S`` (one
   heartbeat interval and a margin) after the assignment: by then every former
@@ -44,7 +47,8 @@ from consumer.delivery.breaker import Breaker
 from consumer.delivery.lanes import Lanes
 from consumer.delivery.work import Work
 from consumer.kafka.clients import HEARTBEAT_INTERVAL_MS
-from consumer.ownership.partitions import Partition, PartitionTable, names
+from consumer.ownership.owned_partition import Partition
+from consumer.ownership.partition_table import PartitionTable, names
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +60,16 @@ HANDOVER_S = HEARTBEAT_INTERVAL_MS / 1000 + HANDOVER_MARGIN_S
 """How long a new owner waits after an assignment before it takes a partition's records."""
 
 
-def fences(*, rebalancing: bool, leads_group: bool) -> bool:
+def fences(*, rebalancing: bool, leads_group: bool, finished_survives: bool = False) -> bool:
     """Whether a drain must begin nothing more (and only let calls on the wire finish).
 
-    During a rebalance every member but the leader may see its partitions owned
-    by another before its revoke callback returns; a shutdown drain with no
-    rebalance under way, and the leader's, are safe to finish what they began.
+    When finished work survives the handover (the progress topic), a fence costs
+    nothing and ends the handover soonest. Otherwise: during a rebalance every member
+    but the leader may see its partitions owned by another before its revoke callback
+    returns; a shutdown drain with no rebalance under way, and the leader's, are
+    safe to finish what they began, so nothing finished is sent twice.
     """
-    return rebalancing and not leads_group
+    return finished_survives or (rebalancing and not leads_group)
 
 
 def drained(
@@ -93,10 +99,12 @@ class Drainer:
         timeout_s: float,
         failed: Callable[[], bool],
         leads_group: Callable[[], bool],
+        persist: Callable[[Sequence[Partition]], Awaitable[object]] | None = None,
     ) -> None:
         """``commit``: commit these partitions now (``consumer.intake.committer``);
         ``failed``: a fatal error ended all work (stop waiting); ``leads_group``: this
-        member computed the group's current assignment."""
+        member computed the group's current assignment; ``persist``: write these
+        partitions' progress (``consumer.ownership.progress_log``), None when off."""
         self._table = table
         self._lanes = lanes
         self._breaker = breaker
@@ -104,11 +112,16 @@ class Drainer:
         self.timeout_s = timeout_s
         self._failed = failed
         self._leads_group = leads_group
+        self._persist = persist
 
     async def revoke(self, revoked: Iterable[TopicPartition]) -> None:
         """The rebalance callback: fence unless this member leads, then release."""
         partitions = [p for tp in revoked if (p := self._table.get(tp)) is not None]
-        fenced = fences(rebalancing=bool(partitions), leads_group=self._leads_group())
+        fenced = fences(
+            rebalancing=bool(partitions),
+            leads_group=self._leads_group(),
+            finished_survives=self._persist is not None,
+        )
         how = "only calls on the wire finish" if fenced else "group leader: finishing what began"
         log.info(
             "partitions revoked: %s%s",
@@ -129,10 +142,14 @@ class Drainer:
         """
         if not partitions:
             return
+        if self._persist is not None:
+            self.fence(partitions)  # what finished survives: nothing more need begin
         await self.drain(partitions)
-        current = [p.tp for p in partitions if self._table.is_current(p)]
+        current = [p for p in partitions if self._table.is_current(p)]
+        if current and self._persist is not None:
+            await self._persist(current)
         if current:
-            await self._commit(current)
+            await self._commit(p.tp for p in current)
         for partition in partitions:
             # After the commit: the other release may have forgotten it meanwhile.
             self._table.release(partition)

@@ -108,6 +108,12 @@ class PartitionOffsets:
         """The lowest started offset not yet done, or None when every one is done."""
         return self._order[0] if self._order else None
 
+    def finished_above(self) -> list[int]:
+        """Finished offsets above the watermark, in order: what no commit can carry while
+        an event below them is unfinished, and a next owner would send again."""
+        unfinished = self._unfinished
+        return [offset for offset in self._order if offset not in unfinished]
+
     def rewind(self) -> int:
         """Forget everything from the first unfinished offset on; return where to seek.
 

@@ -26,7 +26,7 @@ import pytest
 from consumer.sandbox.broker import EmbeddedBroker
 from consumer.settings import ENV_PREFIX
 from tests.deploy.manifests import dockerfile_instruction
-from tests.kafka_helpers import create_topics, unique_topic
+from tests.kafka_helpers import create_topics, service_topics, unique_topic
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -108,7 +108,7 @@ def service_env(
 ) -> Iterator[dict[str, str]]:
     """Settings for a healthy ``leadsync check``: real broker and topics, a running simulator."""
     topic = unique_topic("wheel")
-    asyncio.run(create_topics(kafka_broker.bootstrap, {topic: 1, f"{topic}.dlq": 1}))
+    asyncio.run(create_topics(kafka_broker.bootstrap, service_topics(topic, 1)))
     workdir = tmp_path_factory.mktemp("simulator")
     command = [str(installed.venv / "bin" / "leadsync"), "simulate", "--port", "0"]
     command += ["--admin-port", "0", "--api-key", API_KEY]

@@ -15,7 +15,7 @@ from consumer.sandbox.broker import EmbeddedBroker, start_broker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
 from tests.faults.harness import Fleet, Load, Stage, lead_events
-from tests.kafka_helpers import Outgoing, create_topics, unique_topic
+from tests.kafka_helpers import Outgoing, create_topics, service_topics, unique_topic
 from tests.oracle import seq_of
 from tests.service_helpers import service_settings
 
@@ -68,7 +68,7 @@ async def stage(kafka_broker: EmbeddedBroker, tmp_path: Path) -> AsyncIterator[M
         ) -> Stage:
             bootstrap = (broker or kafka_broker).bootstrap
             topic = unique_topic()
-            await create_topics(bootstrap, {topic: partitions, f"{topic}.dlq": 1})
+            await create_topics(bootstrap, service_topics(topic, partitions))
             names = [f"L{i:05d}" for i in range(leads)]
             records = lead_events(events, names, random.Random(seed))
             for position, record in sorted(extra, key=lambda pair: pair[0]):  # final indices

@@ -28,10 +28,19 @@ class KillFigures:
     """Events applied before the kill at or above their partition's committed offset."""
     duplicates: int
     """Applications by the next process of events an earlier process had applied."""
+    finished_recently: int = 0
+    """Events the killed process finished in the last ``recent_window_s`` before the kill:
+    what its progress record may not carry yet (it is written every 100 ms)."""
 
     @property
     def bound(self) -> int:
+        """Without the progress topic: everything finished above the commit, and the calls."""
         return self.in_flight + self.finished_after_commit
+
+    @property
+    def progress_bound(self) -> int:
+        """With it: the calls on the wire and what finished since the last progress write."""
+        return self.in_flight + self.finished_recently
 
 
 def max_overlap(calls: Iterable[Call], *, started_after: float = 0.0) -> int:
@@ -62,6 +71,7 @@ def kill_figures(
     incarnation: Callable[[AppliedUpdate], int],
     partitions: Set[int] | None = None,
     silent_until: Sequence[float] | None = None,
+    recent_window_s: float = 0.0,
 ) -> list[KillFigures]:
     """Figures for each kill of process ``k`` at ``kills[k]``, replaced by process ``k + 1``.
 
@@ -69,7 +79,8 @@ def kill_figures(
     each its own ``fAllocationId``); ``committed_at_kill[k]`` was read after
     kill ``k``; ``partitions``: count only events (and calls) of these;
     ``silent_until[k]``: until when process ``k`` surely sent nothing new (a
-    frozen process is thawed then; by default it never sends again).
+    frozen process is thawed then; by default it never sends again);
+    ``recent_window_s``: how far back from a kill ``finished_recently`` counts.
     """
     lead_partition = {lead: partition for (lead, _), (partition, _) in places.items()}
 
@@ -100,7 +111,12 @@ def kill_figures(
         earlier = {event for event, u in updates if incarnation(u) <= k}
         resent = sum(1 for event, u in updates if incarnation(u) == k + 1 and event in earlier)
         in_flight = executing_at(calls, at) + arrived_late
-        figures.append(KillFigures(at, in_flight, len(after_commit), duplicates=resent))
+        recently = sum(
+            1
+            for _, u in updates
+            if incarnation(u) == k and at - recent_window_s < u.finished_at <= at
+        )
+        figures.append(KillFigures(at, in_flight, len(after_commit), resent, recently))
     return figures
 
 

@@ -8,6 +8,12 @@ Runs its own broker and simulated PBX, feeds events continuously to a fleet of
 feeding, lifts every fault, waits for the backlog and judges the whole run with
 the suite's oracle. Exit status 0 when the verdict is clean. Not part of the
 test suite (``make soak``).
+
+Re-sends (an event applied again) are attributed to the last fault injected
+before them and held to that fault's bound: the calls executing at the fault
+and what finished in the ``PROGRESS_WINDOW_S`` before it (what the progress
+topic may not hold yet), and for a graceful one (a scaling) no more than the
+fleet's calls at once on top.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from consumer.sandbox.broker import EmbeddedBroker, start_broker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import Simulator, run_simulator
 from tests.faults.harness import Fleet, Load, judge, lead_events, until_applied, until_committed
-from tests.kafka_helpers import create_topics, unique_topic
+from tests.kafka_helpers import create_topics, service_topics, unique_topic
 from tests.service_helpers import service_settings
 
 PARTITIONS = 8
@@ -38,6 +44,9 @@ BATCH = 40
 """Events produced each second: well under the fleet's 200/s, so backlogs drain."""
 CONCURRENCY = 8
 NORMAL_SERVICE_MS: dict[str, Any] = {"min_service_ms": 10, "max_service_ms": 30}
+
+PROGRESS_WINDOW_S = 0.2
+"""LEADSYNC_PROGRESS_INTERVAL_MS, and as much again for the write's acknowledgement."""
 
 Fault = Callable[["Soak"], Coroutine[Any, Any, str]]
 
@@ -48,6 +57,8 @@ class Soak:
         self.rng = random.Random()
         self.problems: list[str] = []
         self.injected: Counter[str] = Counter()
+        self.timeline: list[tuple[float, str]] = []
+        """(epoch seconds, fault name) of each fault as it began."""
         self.broker_frozen = False
 
     def start(self) -> str:
@@ -135,7 +146,7 @@ async def soak(minutes: float, seed: int, log_dir: Path) -> int:
     fleet: Fleet | None = None
     try:
         topic = unique_topic("soak")
-        await create_topics(broker.bootstrap, {topic: PARTITIONS, f"{topic}.dlq": 1})
+        await create_topics(broker.bootstrap, service_topics(topic, PARTITIONS))
         key = secrets.token_hex(8)
         config = SimulatorConfig(api_key=key, threads=32, seed=seed, **NORMAL_SERVICE_MS)
         async with run_simulator(config) as sim:
@@ -154,6 +165,7 @@ async def soak(minutes: float, seed: int, log_dir: Path) -> int:
             while time.monotonic() < until:
                 await asyncio.sleep(s.rng.uniform(10, 40))
                 name = s.rng.choice(sorted(FAULTS))
+                s.timeline.append((time.time(), name))
                 what = await FAULTS[name](s)
                 s.injected[name] += 1
                 s.check_alive()
@@ -170,6 +182,7 @@ async def soak(minutes: float, seed: int, log_dir: Path) -> int:
                 broker.bootstrap, sim, load, settings.group_id, allow_duplicates=True
             )
             stats = sim.state.stats_json()
+            resends = resends_per_fault(sim, load, s.timeline)
     finally:
         if fleet is not None:
             fleet.close()
@@ -183,10 +196,47 @@ async def soak(minutes: float, seed: int, log_dir: Path) -> int:
         f"{verdict.duplicates} duplicates, {stats['requests']} PBX requests, "
         f"max {stats['max_concurrency']} calls at once; logs in {log_dir}"
     )
+    for (at, name), (count, bound) in resends.items():
+        verdict_of = "ok" if count <= bound else "OVER"
+        print(f"  re-sent after {name} at {time.strftime('%H:%M:%S', time.localtime(at))}: "
+              f"{count} (bound {bound}) {verdict_of}")  # fmt: skip
+        if count > bound:
+            problems.append(f"{count} re-sent after {name}, over its bound of {bound}")
     for problem in problems[:30]:
         print(f"  PROBLEM: {problem}")
     print("soak: PASS" if not problems else f"soak: FAIL ({len(problems)} problems)")
     return 0 if not problems else 1
+
+
+def resends_per_fault(
+    sim: Simulator, load: Load, timeline: list[tuple[float, str]]
+) -> dict[tuple[float, str], tuple[int, int]]:
+    """Per fault (time, name): the events applied again before the next fault, and the
+    bound: the calls executing as it began and what finished just before it; a graceful
+    handover (a scaling) may add the fleet's calls on the wire."""
+    calls = [call for lead in load.leads for call in sim.state.calls(lead)]
+    applied = [u for lead in load.leads for u in sim.state.applied(lead)]
+    counted: dict[tuple[float, str], tuple[int, int]] = {(0.0, "no fault"): (0, 0)}
+    for at, name in timeline:
+        executing = sum(
+            1 for c in calls if c.started_at <= at and (c.finished_at is None or c.finished_at > at)
+        )
+        recent = sum(1 for u in applied if at - PROGRESS_WINDOW_S < u.finished_at <= at)
+        extra = CONCURRENCY if name == "4 scale" else 0
+        counted[(at, name)] = (0, executing + recent + extra)
+    seen: set[tuple[str, str]] = set()
+    for lead in load.leads:
+        for u in sim.state.applied(lead):
+            event = (lead, str(u.body.get("Seq")))
+            if event not in seen:
+                seen.add(event)
+                continue
+            before = [key for key in counted if key[0] <= u.started_at]
+            if before:
+                key = max(before)
+                count, bound = counted[key]
+                counted[key] = (count + 1, bound)
+    return counted
 
 
 def main() -> int:

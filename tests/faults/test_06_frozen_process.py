@@ -16,6 +16,8 @@ from tests.service_helpers import wait_until
 
 FROZEN_ALLOCATION = 101
 """The frozen process sends fAllocationId=101, the other 102: the PBX's log tells them apart."""
+PROGRESS_WINDOW_S = 0.1 + 0.1
+"""LEADSYNC_PROGRESS_INTERVAL_MS, and as much again for the write's acknowledgement."""
 WATCH_AFTER_THAW_S = 12.0
 """Long enough for the thawed process to heartbeat, learn it lost its partitions, rejoin."""
 
@@ -87,25 +89,25 @@ async def test_process_frozen_past_session_timeout_applies_and_commits_nothing_i
             incarnation=lambda update: int(update.query["fAllocationId"]) - FROZEN_ALLOCATION,
             partitions=partitions,
             silent_until=[silent_until],
+            recent_window_s=PROGRESS_WINDOW_S,
         )
         return found
 
     takeover = figures(stopped, lost, silent_until=thawed)
-    # When the frozen process led the group, the survivor hears of the rebalance as a
-    # follower and fences its own partitions too (consumer/ownership/handover.py): it may send
-    # again what it finished above their first unfinished event. Bounded, as for a
-    # kill, by its calls on the wire and what it finished above the commit read at
-    # the freeze (its commits only advanced after), until its reassignment.
+    # The survivor's own partitions are handed over too (every handover is fenced):
+    # it writes their progress before it lets them go, and skips it once they are
+    # its own again, so at most its calls on the wire then are sent twice.
     fence = figures(reassigned, set(range(4)) - lost, silent_until=reassigned)
     print(
-        f"scenario 6: frozen process owned {sorted(lost)}; {verdict.duplicates} duplicates "
-        f"(bound {takeover.bound} + {fence.bound}: {takeover.in_flight} in flight + "
-        f"{takeover.finished_after_commit} finished after the last commit on its partitions, "
-        f"{fence.in_flight} + {fence.finished_after_commit} on the survivor's); "
-        f"{len(by_frozen_after)} applied by it after SIGCONT"
+        f"scenario 6: frozen process owned {sorted(lost)}; {verdict.duplicates} re-sent "
+        f"(bound {takeover.progress_bound} + {fence.progress_bound}: {takeover.in_flight} "
+        f"in flight + {takeover.finished_recently} finished in the last "
+        f"{PROGRESS_WINDOW_S:.1f} s on its partitions, {fence.in_flight} + "
+        f"{fence.finished_recently} on the survivor's; without progress up to "
+        f"{takeover.bound + fence.bound}); {len(by_frozen_after)} applied by it after SIGCONT"
     )
     assert codes == {frozen: 0, other: 0}, frozen_log[-3000:]
     assert by_frozen_after == [], frozen_log[-3000:]
     assert went_backwards(watch.samples) == [], frozen_log[-3000:]
     verdict.assert_ok()
-    assert verdict.duplicates <= takeover.bound + fence.bound
+    assert verdict.duplicates <= takeover.progress_bound + fence.progress_bound

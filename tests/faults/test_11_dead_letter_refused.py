@@ -56,7 +56,7 @@ async def test_refused_dead_letter_write_holds_the_offset_retries_and_loses_noth
     fleet: Fleet | None = None
     try:
         bootstrap = broker.bootstrap
-        await create_topics(bootstrap, {topic: 2, refused: 1, accepting: 1})
+        await create_topics(bootstrap, {topic: 2, refused: 1, accepting: 1, f"{topic}.progress": 2})
         leads = [f"L{i:05d}" for i in range(60)]
         records = lead_events(600, leads, random.Random(11))
         for position, record in POISON:  # ascending: positions are final indices

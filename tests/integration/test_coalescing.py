@@ -12,7 +12,14 @@ from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
 from contracts.noojee import NO_CHANGE
-from tests.kafka_helpers import Outgoing, create_topics, event_record, produce, unique_topic
+from tests.kafka_helpers import (
+    Outgoing,
+    create_topics,
+    event_record,
+    produce,
+    service_topics,
+    unique_topic,
+)
 from tests.service_helpers import running_service, service_settings, wait_until
 
 LEADS = 500
@@ -67,7 +74,7 @@ async def test_a_paused_pbx_backlog_is_coalesced_without_losing_a_disposition(
     kafka_broker: EmbeddedBroker,
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 4, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 4))
     records, by_lead = backlog()
     await produce(kafka_broker.bootstrap, topic, records)
     key = secrets.token_hex(8)

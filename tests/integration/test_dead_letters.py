@@ -71,7 +71,7 @@ async def test_every_permanent_code_and_invalid_rule_gives_one_complete_dead_let
 ) -> None:
     topic = unique_topic()
     dlq = f"{topic}.dlq"
-    await create_topics(kafka_broker.bootstrap, {topic: 2, dlq: 1})
+    await create_topics(kafka_broker.bootstrap, {topic: 2, dlq: 1, f"{topic}.progress": 2})
     origin = [("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
     records = [
         Outgoing(r.key, r.value, headers=[*origin, ("crm.source", b"outbox")])

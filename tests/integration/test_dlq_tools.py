@@ -38,6 +38,7 @@ from tests.kafka_helpers import (
     event_record,
     produce,
     read_topic,
+    service_topics,
     unique_topic,
 )
 from tests.service_helpers import running_service, service_settings, wait_until
@@ -112,7 +113,7 @@ async def start(
     broker: EmbeddedBroker, simulator: StartSimulator, records: list[Outgoing], **declared: Any
 ) -> tuple[Simulator, Settings]:
     topic = unique_topic()
-    await create_topics(broker.bootstrap, {topic: 3, f"{topic}.dlq": 2})
+    await create_topics(broker.bootstrap, service_topics(topic, 3, dlq_partitions=2))
     await produce(broker.bootstrap, topic, records)
     sim = await simulator(threads=16, min_service_ms=1, **declared)
     settings = service_settings(
@@ -334,7 +335,7 @@ async def test_missing_records_and_topics_are_reported_plainly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 1, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 1))
     run = cli(service_settings(kafka_broker.bootstrap, topic, "http://127.0.0.1:9", "unused"))
     out, _ = await run("list")
     assert out.splitlines()[-1] == "0 dead letters selected"

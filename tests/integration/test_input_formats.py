@@ -14,7 +14,7 @@ from consumer.sandbox.simulator.server import run_simulator
 from contracts.events import LeadChange
 from contracts.formats import DecoderConfig, Skip, decode_record, load_mapping
 from contracts.request import RequestDefaults, build_update_lead_fast
-from tests.kafka_helpers import Outgoing, create_topics, produce, unique_topic
+from tests.kafka_helpers import Outgoing, create_topics, produce, service_topics, unique_topic
 from tests.service_helpers import running_service, service_settings, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
@@ -42,7 +42,7 @@ async def test_a_mixed_topic_is_applied_correctly_in_auto_mode(
     kafka_broker: EmbeddedBroker,
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 1, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 1))
     records = [fixture(name) for name in MIXED]
     await produce(kafka_broker.bootstrap, topic, records)
     mapping_file = FIXTURES / "debezium" / "mapping.toml"

@@ -26,6 +26,7 @@ from tests.kafka_helpers import (
     event_record,
     produce,
     read_topic,
+    service_topics,
     unique_topic,
 )
 from tests.service_helpers import service_settings, wait_until
@@ -56,7 +57,7 @@ async def test_spans_metrics_and_dead_letters_tell_the_same_story_without_the_ke
     kafka_broker: EmbeddedBroker,
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 2, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 2))
     records = []
     for n in range(1, 41):
         lead = "P-101" if n == 40 else f"L-{n}"

@@ -19,6 +19,7 @@ from tests.kafka_helpers import (
     event_record,
     produce,
     read_topic,
+    service_topics,
     unique_topic,
 )
 from tests.oracle import applied_histories, verify
@@ -49,7 +50,7 @@ async def test_ten_thousand_events_over_eight_partitions_all_applied_in_order(
     """10,000 events, 8 partitions, 1,000 leads: every event applied in order per lead,
     committed offsets reach the log end, the PBX never over its limit."""
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 8, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 8))
     records, leads = lead_events(1000, 10_000)
     produced = await produce(kafka_broker.bootstrap, topic, records)
     key = secrets.token_hex(8)
@@ -82,7 +83,7 @@ async def test_transient_103s_and_109s_are_retried_in_order_and_nothing_dead_let
     """5% injected 103s, and a burst of 109s from a PBX with a short queue that is sent
     more calls than it runs: all applied, order per lead kept, no dead letter."""
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 4, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 4))
     records, leads = lead_events(100, 1500, seed=2)
     await produce(kafka_broker.bootstrap, topic, records)
     key = secrets.token_hex(8)
@@ -119,7 +120,7 @@ async def test_bounded_buffer_with_a_large_backlog_and_slow_pbx(
 ) -> None:
     """200,000 events waiting, a slow PBX: the process never holds more than MAX_IN_FLIGHT."""
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 4, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 4))
     value = json.dumps(
         {"event_id": "e", "lead_id": "X", "occurred_at": "2026-11-26T10:15:00Z"}
     ).encode()
@@ -150,7 +151,7 @@ async def test_rate_and_concurrency_limits_hold_in_every_window(
     since 3 slots at 100 ms could not outrun 50/s) and the send jitter's one, and
     never more than MAX_CONCURRENCY calls at once."""
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 4, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 4))
     records, leads = lead_events(100, 250, seed=4)
     await produce(kafka_broker.bootstrap, topic, records)
     key = secrets.token_hex(8)

@@ -36,6 +36,7 @@ from tests.kafka_helpers import (
     produce,
     raw_header_names,
     read_topic,
+    service_topics,
     unique_topic,
 )
 from tests.oracle import applied_histories, verify
@@ -50,7 +51,7 @@ def numbered(lead: str, seq: int, **fields: Any) -> Outgoing:
 
 async def topics(broker: EmbeddedBroker, partitions: int = 2) -> str:
     topic = unique_topic()
-    await create_topics(broker.bootstrap, {topic: partitions, f"{topic}.dlq": 1})
+    await create_topics(broker.bootstrap, service_topics(topic, partitions))
     return topic
 
 

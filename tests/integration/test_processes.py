@@ -12,7 +12,13 @@ from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
 from tests.integration.test_pipeline import lead_events
-from tests.kafka_helpers import committed_offsets, create_topics, produce, unique_topic
+from tests.kafka_helpers import (
+    committed_offsets,
+    create_topics,
+    produce,
+    service_topics,
+    unique_topic,
+)
 from tests.oracle import applied_histories, verify
 from tests.process_helpers import ServiceProcess
 from tests.service_helpers import service_settings, wait_until
@@ -25,7 +31,7 @@ async def test_sigterm_under_load_drains_commits_and_a_restart_applies_the_rest_
     kafka_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 4, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 4))
     records, leads = lead_events(300, 3000, seed=5)
     produced = await produce(kafka_broker.bootstrap, topic, records)
     key = secrets.token_hex(8)
@@ -84,7 +90,7 @@ async def test_two_processes_split_partitions_respect_fleet_limits_and_lose_noth
     kafka_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 8, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 8))
     records, leads = lead_events(200, 1600, seed=6)
     produced = await produce(kafka_broker.bootstrap, topic, records)
     key = secrets.token_hex(8)

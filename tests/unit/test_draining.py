@@ -14,7 +14,8 @@ from consumer.delivery.lanes import Lanes
 from consumer.delivery.work import Ready, Work
 from consumer.kafka.clients import HEARTBEAT_INTERVAL_MS
 from consumer.ownership.handover import HANDOVER_S, Drainer, drained, fences
-from consumer.ownership.partitions import Partition, PartitionTable
+from consumer.ownership.owned_partition import Partition
+from consumer.ownership.partition_table import PartitionTable
 from contracts.events import EXAMPLE_EVENT, LeadChange
 from contracts.noojee import UpdateLeadFast
 from tests.telemetry_helpers import record as consumer_record

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from consumer.intake.backpressure import FlowControl, FlowDecision, decide, may_take
 from consumer.ownership.offsets import PartitionOffsets
-from consumer.ownership.partitions import Partition
+from consumer.ownership.owned_partition import Partition
 
 P0 = TopicPartition("lead-changes", 0)
 P1 = TopicPartition("lead-changes", 1)
@@ -94,10 +94,14 @@ def test_only_assigned_partitions_are_paused() -> None:
 
 
 class RecordingConsumer:
-    """The three consumer methods FlowControl uses, recording each call in order."""
+    """The consumer methods FlowControl uses, recording each change in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, assigned: frozenset[TopicPartition] = ALL) -> None:
         self.calls: list[tuple[str, object]] = []
+        self.assigned = assigned
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return self.assigned
 
     def pause(self, *partitions: TopicPartition) -> None:
         self.calls.append(("pause", frozenset(partitions)))
@@ -280,3 +284,13 @@ def test_the_per_partition_bound_never_deadlocks_and_always_holds(
             partition.mark_committed(partition.committable() or 0)
         # What a crash now would send again: never more than the bound.
         assert partition.ahead + partition.pending <= max_ahead
+
+
+def test_apply_touches_only_what_the_consumer_still_has_assigned() -> None:
+    # The table may still list a partition the consumer's own assignment has dropped
+    # (a rebalance under way): pausing it would raise IllegalStateError.
+    consumer, tracker = RecordingConsumer(assigned=frozenset({P1})), Tracker()
+    flow = FlowControl(max_in_flight=10, max_ahead=5)
+    tracker.pending_total = 10
+    flow.apply(consumer, assignments(P0, P1), tracker)
+    assert consumer.calls == [("pause", frozenset({P1}))]

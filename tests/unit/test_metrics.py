@@ -207,6 +207,7 @@ def test_prometheus_names_are_clean_and_documented() -> None:
     telemetry.event_applied()
     telemetry.event_dead_lettered("INVALID_EVENT")
     telemetry.retry_scheduled(HTTP_429, 1, 1.0)
+    telemetry.progress.progress_written(0.004, 120, 0)
     telemetry.metrics.observe_gauges(
         in_flight=lambda: 1,
         breaker=lambda: "closed",
@@ -234,6 +235,11 @@ def test_prometheus_names_are_clean_and_documented() -> None:
         "leadsync_share_concurrency": "gauge",
         "leadsync_concurrency_limit": "gauge",
         "leadsync_events_coalesced": "counter",
+        "leadsync_events_resumed": "counter",
+        "leadsync_progress_omitted": "counter",
+        "leadsync_progress_write_failures": "counter",
+        "leadsync_progress_write_duration_seconds": "histogram",
+        "leadsync_progress_record_size_bytes": "histogram",
     }
     metrics_table = (ROOT / "docs" / "operations.md").read_text()
     documented = set(re.findall(r"`(leadsync_[a-z_]+)`", metrics_table))

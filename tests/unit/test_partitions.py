@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.delivery.work import Work
-from consumer.ownership.partitions import Partition, PartitionState, PartitionTable
+from consumer.ownership.owned_partition import Partition, PartitionState
+from consumer.ownership.partition_table import PartitionTable
 from contracts.deadletter import Failure
 from tests.telemetry_helpers import record as consumer_record
 

@@ -1,4 +1,4 @@
-"""The partition table: every partition this process owns, in one place, with its state.
+"""One partition this process owns: its state, its offsets, and what may still begin.
 
 Each partition moves one way through its states::
 
@@ -12,23 +12,22 @@ Each partition moves one way through its states::
 - ``FENCED``: nothing more begins; only calls already on the wire finish;
 - ``RELEASED``: no longer ours: nothing done under it counts any more.
 
-Every assignment is a new ``Partition``, so work taken under an earlier assignment
-of the same partition can never mark offsets done under a later one (aiokafka's
-eager rebalances revoke and re-assign every partition each time). Only this
-module changes a partition's state or the table; the rest asks it. Plain
-bookkeeping without awaits, in the manner of aiokafka's ``SubscriptionState``.
+Only these methods change a partition's state; ``consumer.ownership.partition_table``
+holds the partitions owned now. Plain bookkeeping without awaits, in the manner of
+aiokafka's ``SubscriptionState``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable
 from enum import StrEnum
 from types import TracebackType
 
 from aiokafka import TopicPartition
 
 from consumer.ownership.offsets import PartitionOffsets
+from consumer.ownership.resume_point import ResumePoint
 
 
 class PartitionState(StrEnum):
@@ -64,13 +63,17 @@ class Partition:
     __slots__ = (
         "_sending",
         "alive",
+        "changes",
         "highest_begun",
+        "loaded",
         "next_offset",
         "offsets",
         "ready_at",
+        "resumed_from",
         "state",
         "stop",
         "tp",
+        "written",
     )
 
     def __init__(
@@ -79,10 +82,12 @@ class Partition:
         *,
         ready_at: float = 0.0,
         alive: Callable[[], bool] = lambda: True,
+        loaded: bool = True,
     ) -> None:
         """``ready_at``: ``time.monotonic()`` before which nothing is taken (the handover
         wait, ``consumer.ownership.handover``); ``alive``: False when this process may
-        have lost its membership unnoticed (frozen past its session)."""
+        have lost its membership unnoticed (frozen past its session); ``loaded``: False
+        until the earlier owners' progress was read (``consumer.ownership.progress_log``)."""
         self.tp = tp
         self.ready_at = ready_at
         self.alive = alive
@@ -95,6 +100,14 @@ class Partition:
         """One past the last offset taken: where fetching resumes."""
         self.offsets: PartitionOffsets | None = None
         """Done-offset bookkeeping, from the first record taken on."""
+        self.loaded = loaded
+        """Whether the earlier owners' progress was read (nothing is taken before)."""
+        self.resumed_from: ResumePoint | None = None
+        """The newest progress an earlier owner left: offsets it finished are skipped."""
+        self.changes = 0
+        """Events finished so far: the progress to persist moved when this did."""
+        self.written = 0
+        """``changes`` as of the last progress written."""
         self._sending = 0
 
     def __repr__(self) -> str:
@@ -155,6 +168,33 @@ class Partition:
     def first_unfinished(self) -> int | None:
         return None if self.offsets is None else self.offsets.first_unfinished()
 
+    def already_finished(self, offset: int) -> bool:
+        """Whether an earlier owner finished ``offset`` (it is done without a call)."""
+        resumed = self.resumed_from
+        return resumed is not None and resumed.is_finished(offset)
+
+    def resume_point(self, group: str, generation: int) -> ResumePoint | None:
+        """What a next owner needs to skip this partition's finished events; None before
+        anything was taken (the earlier owner's point, if any, still stands)."""
+        tracked = self.offsets
+        if tracked is None:
+            return None
+        done_below = tracked.watermark
+        finished = set(tracked.finished_above())
+        resumed, taken_to = self.resumed_from, self.next_offset or done_below
+        if resumed is not None:
+            # What the earlier owner finished beyond what this one has taken yet.
+            finished.update(o for o in resumed.finished if o >= taken_to)
+            finished.update(range(max(done_below, taken_to), resumed.done_below))
+        return ResumePoint(
+            group=group,
+            topic=self.tp.topic,
+            partition=self.tp.partition,
+            generation=generation,
+            done_below=done_below,
+            finished=frozenset(finished),
+        )
+
     @property
     def pending(self) -> int:
         return 0 if self.offsets is None else self.offsets.pending
@@ -180,112 +220,3 @@ class Partition:
     def _release(self) -> None:
         self.state = PartitionState.RELEASED
         self.stop.set()
-
-
-class PartitionTable:
-    """The partitions this process owns now, by ``TopicPartition``."""
-
-    __slots__ = ("_partitions",)
-
-    def __init__(self) -> None:
-        self._partitions: dict[TopicPartition, Partition] = {}
-
-    def assign(
-        self,
-        tps: Iterable[TopicPartition],
-        *,
-        ready_at: float = 0.0,
-        alive: Callable[[], bool] = lambda: True,
-    ) -> list[Partition]:
-        """Own ``tps`` from now on, each as a new ``Partition`` (a partition owned
-        already is released first: work of the old assignment counts no more)."""
-        added = []
-        for tp in tps:
-            old = self._partitions.pop(tp, None)
-            if old is not None:
-                old._release()
-            self._partitions[tp] = partition = Partition(tp, ready_at=ready_at, alive=alive)
-            added.append(partition)
-        return added
-
-    def release(self, partition: Partition) -> bool:
-        """Forget ``partition``; False when it was not the current one (already released)."""
-        if self._partitions.get(partition.tp) is not partition:
-            return False
-        del self._partitions[partition.tp]
-        partition._release()
-        return True
-
-    def release_all(self) -> list[Partition]:
-        released = list(self._partitions.values())
-        for partition in released:
-            self.release(partition)
-        return released
-
-    def fence_all(self) -> None:
-        for partition in self._partitions.values():
-            partition.fence()
-
-    def is_current(self, partition: Partition) -> bool:
-        return self._partitions.get(partition.tp) is partition
-
-    def get(self, tp: TopicPartition) -> Partition | None:
-        return self._partitions.get(tp)
-
-    def done(self, partition: Partition, offset: int) -> None:
-        """``offset`` of ``partition`` was applied or dead-lettered. Ignored for a released
-        partition: work that outlived its revocation must not mark the next owner's."""
-        if partition.offsets is not None and self._partitions.get(partition.tp) is partition:
-            partition.offsets.done(offset)
-
-    # -- commits -----------------------------------------------------------------
-
-    def commit_offsets(self) -> dict[TopicPartition, int]:
-        """What to commit: only the partitions whose commit point moved since the last."""
-        offsets = {}
-        for tp, partition in self._partitions.items():
-            tracked = partition.offsets
-            offset = None if tracked is None else tracked.committable()
-            if offset is not None:
-                offsets[tp] = offset
-        return offsets
-
-    def mark_committed(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Record a successful commit; partitions released in the meantime are ignored."""
-        for tp, offset in offsets.items():
-            partition = self._partitions.get(tp)
-            if partition is not None and partition.offsets is not None:
-                partition.offsets.mark_committed(offset)
-
-    # -- reading --------------------------------------------------------------------
-
-    @property
-    def pending_total(self) -> int:
-        """Unfinished events over every owned partition."""
-        return sum(partition.pending for partition in self._partitions.values())
-
-    def pending(self, tp: TopicPartition) -> int:
-        partition = self._partitions.get(tp)
-        return 0 if partition is None else partition.pending
-
-    def ahead(self, tp: TopicPartition) -> int:
-        partition = self._partitions.get(tp)
-        return 0 if partition is None else partition.ahead
-
-    @property
-    def tps(self) -> frozenset[TopicPartition]:
-        return frozenset(self._partitions)
-
-    def __iter__(self) -> Iterator[Partition]:
-        return iter(list(self._partitions.values()))
-
-    def __len__(self) -> int:
-        return len(self._partitions)
-
-    def __contains__(self, tp: object) -> bool:
-        return tp in self._partitions
-
-
-def names(tps: Iterable[TopicPartition]) -> str:
-    """Partitions as the logs name them: ``topic[3], topic[7]`` (or ``none``)."""
-    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)) or "none"
