@@ -1,10 +1,12 @@
-"""Scenario 13: a second replica joins under load while slow calls hold commits back.
+"""Scenario 13: a replica joins under load while slow calls hold commits back.
 
-A held lead's call (2 s at the PBX) keeps its partition's commit behind while
-hundreds of later events of that partition finish. When the second replica joins,
-the first hands partitions over: before the progress topic, the new owner sent
-every one of those finished events again. Now it skips them: re-sends are at most
-the calls on the wire at the handover.
+Held leads' calls (2 s at the PBX) keep their partitions' commits behind while
+hundreds of later events finish. When a third replica joins, the two running
+ones hand partitions over; the one that does not lead the group could not wait
+for what it began (the test broker has no rebalance barrier), so before the
+progress topic its partitions' next owner sent every event it had finished above
+the held one again. Now the new owner skips them: re-sends are at most the calls
+on the wire at the handover.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tests.kafka_helpers import event_record
 from tests.service_helpers import wait_until
 
 CONCURRENCY = 8
-HELD = "HELD-1"
+HELD = "HELD-"
 
 
 @pytest.mark.slow
@@ -28,8 +30,8 @@ async def test_a_replica_joining_while_commits_are_held_back_resends_at_most_the
     stage: MakeStage,
 ) -> None:
     held = [
-        (150 * (i + 1), event_record(HELD, disposition="Sale", fields={"Seq": f"h{i}"}))
-        for i in range(8)
+        (100 * (i + 1), event_record(f"{HELD}{i % 4}", disposition="Sale", fields={"Seq": f"h{i}"}))
+        for i in range(16)
     ]
     st = await stage(
         events=2000,
@@ -37,23 +39,32 @@ async def test_a_replica_joining_while_commits_are_held_back_resends_at_most_the
         partitions=4,
         seed=13,
         extra=held,
-        sim={"min_service_ms": 10, "max_service_ms": 20, "hold_leads": {HELD: 2.0}},
+        sim={
+            "min_service_ms": 10,
+            "max_service_ms": 20,
+            "hold_leads": {f"{HELD}{n}": 2.0 for n in range(4)},
+        },
         max_concurrency=CONCURRENCY,
         rate_limit=400,
     )
     sim, fleet, load = st.sim, st.fleet, st.load
-    first = fleet.start()
+    running = [fleet.start(), fleet.start()]
+    await wait_until(
+        lambda: all(assignments(fleet.log(n)) and assignments(fleet.log(n))[-1] for n in running),
+        timeout_s=60,
+        what="two replicas sharing the partitions",
+    )
     await until_applied(sim, load, count=500, timeout_s=60)
     before_join = len(applied_events(sim, load.leads))
-    second = fleet.start()
+    joining = fleet.start()
     await wait_until(
-        lambda: bool(assignments(fleet.log(second))) and bool(assignments(fleet.log(second))[-1]),
+        lambda: len(assignments(fleet.log(joining))) > 0,
         timeout_s=60,
-        what="the second replica owning partitions",
+        what="the third replica joining",
     )
     await until_applied(sim, load, timeout_s=120)
     await st.until_committed()
-    logs = {name: fleet.log(name) for name in (first, second)}
+    logs = {name: fleet.log(name) for name in (*running, joining)}
     codes = await fleet.stop_all(timeout_s=60)
 
     verdict = await st.judge(allow_duplicates=True)
