@@ -163,6 +163,7 @@ def build_pipeline(
             max_bytes=settings.progress_max_bytes,
             generation=lambda: group_generation(consumer),
             observer=telemetry.progress,
+            committed=consumer.committed,
         )
     committer = Committer(
         consumer, table, interval_s=settings.commit_interval_s, stopped=lambda: stop.failed

@@ -193,6 +193,7 @@ class Partition:
             generation=generation,
             done_below=done_below,
             finished=frozenset(finished),
+            committed=tracked.committed,
         )
 
     @property

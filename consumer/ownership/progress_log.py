@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -83,9 +83,11 @@ class ProgressLog:
         max_bytes: int,
         generation: Callable[[], int],
         observer: ProgressObserver,
+        committed: Callable[[TopicPartition], Awaitable[int | None]],
     ) -> None:
         """``reader``: a started consumer without a group; ``partitions``: the progress
-        topic's partition count; ``generation``: the group generation now."""
+        topic's partition count; ``generation``: the group generation now;
+        ``committed``: the group's committed offset of a source partition now."""
         self._producer = producer
         self._reader = reader
         self.topic = topic
@@ -94,6 +96,7 @@ class ProgressLog:
         self._max_bytes = max_bytes
         self._generation = generation
         self._observer = observer
+        self._committed = committed
 
     def _home(self, tp: TopicPartition) -> TopicPartition:
         return TopicPartition(self.topic, tp.partition % self._partitions)
@@ -116,6 +119,15 @@ class ProgressLog:
             found = {}
         for partition in partitions:
             point = found.get(partition.tp)
+            if point is not None and not point.applies_after(await self._commit_of(partition)):
+                log.warning(
+                    "%s[%d]: ignoring the progress record (written at commit %d): the "
+                    "group's offsets were reset behind it, so its events are read again",
+                    partition.tp.topic,
+                    partition.tp.partition,
+                    point.committed,
+                )
+                point = None
             partition.resumed_from = point
             partition.loaded = True
             if point is not None:
@@ -128,6 +140,12 @@ class ProgressLog:
                     len(point.finished),
                     point.generation,
                 )
+
+    async def _commit_of(self, partition: Partition) -> int | None:
+        try:
+            return await asyncio.wait_for(self._committed(partition.tp), LOAD_TIMEOUT_S)
+        except (*KAFKA_ERRORS, AssertionError):
+            return None  # unknown: the record is not trusted
 
     async def _read(self, partitions: Sequence[Partition]) -> dict[TopicPartition, ResumePoint]:
         wanted = {p.tp: p for p in partitions}

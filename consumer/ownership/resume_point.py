@@ -48,9 +48,18 @@ class ResumePoint:
     """Finished offsets at or above ``done_below``."""
     omitted: int = 0
     """Finished offsets left out to keep the record within its size bound."""
+    committed: int = 0
+    """The group's committed offset as its writer knew it. Commits never move back, so a
+    record whose commit is ahead of the group's now was overtaken by an offset reset
+    (an operator reprocessing): it no longer applies."""
 
     def is_finished(self, offset: int) -> bool:
         return offset < self.done_below or offset in self.finished
+
+    def applies_after(self, committed: int | None) -> bool:
+        """Whether this point still holds with the group's commit at ``committed``
+        (None: no commit at all, as after the group's offsets were deleted)."""
+        return self.committed <= (committed if committed is not None else 0)
 
     @property
     def key(self) -> bytes:
@@ -95,6 +104,7 @@ def decode(value: bytes) -> ResumePoint | None:
             done_below=done_below,
             finished=frozenset(_offsets(done_below, numbers)),
             omitted=int(doc.get("omitted", 0)),
+            committed=int(doc.get("committed", 0)),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -119,6 +129,7 @@ def _value(point: ResumePoint, runs: list[tuple[int, int]], omitted: int) -> byt
         "partition": point.partition,
         "generation": point.generation,
         "done_below": point.done_below,
+        "committed": point.committed,
         "finished": base64.b64encode(bytes(packed)).decode(),
         "omitted": omitted,
     }

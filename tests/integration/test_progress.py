@@ -56,6 +56,11 @@ async def test_the_newest_record_of_the_highest_generation_wins(
     partitions = await open_reader(reader, settings.resume_topic)
     try:
         generation = [5]
+        commits: dict[TopicPartition, int | None] = {}
+
+        async def committed(tp: TopicPartition) -> int | None:
+            return commits.get(tp)
+
         observer = Written()
         log = ProgressLog(
             producer,
@@ -66,6 +71,7 @@ async def test_the_newest_record_of_the_highest_generation_wins(
             max_bytes=settings.progress_max_bytes,
             generation=lambda: generation[0],
             observer=observer,
+            committed=committed,
         )
         tp0, tp1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
         # The owner of generation 5 finished 0-2 and 5 of partition 0, 0-9 of partition 1.
@@ -86,6 +92,21 @@ async def test_the_newest_record_of_the_highest_generation_wins(
         again = [Partition(tp0, loaded=False)]
         await log.load(again)
         assert [o for o in range(8) if again[0].already_finished(o)] == [0, 1, 2, 3, 4, 5]
+        # Commits never move back: a record written when the group had committed 4 does
+        # not hold once an operator reset the group's offsets to 2 (to read them again).
+        reprocessing = finished(tp0, [0, 1, 2, 3, 4, 5], 8)
+        assert reprocessing.offsets is not None
+        reprocessing.offsets.mark_committed(4)
+        assert await log.write([reprocessing])
+        commits[tp0] = 2
+        reset = [Partition(tp0, loaded=False)]
+        await log.load(reset)
+        assert reset[0].loaded
+        assert reset[0].resumed_from is None
+        commits[tp0] = 4  # the commit as written: the record holds
+        kept = [Partition(tp0, loaded=False)]
+        await log.load(kept)
+        assert kept[0].resumed_from is not None
         assert observer.failures == 0
         assert max(observer.sizes) < 300
     finally:

@@ -79,3 +79,14 @@ def test_a_record_of_an_older_generation_never_supersedes_a_newer_one() -> None:
 def test_the_key_names_the_group_and_the_partition() -> None:
     assert record_key("leadsync", "lead-changes", 3) == b'["leadsync","lead-changes",3]'
     assert point().key == record_key("leadsync", "lead-changes", 3)
+
+
+def test_a_point_holds_only_while_the_groups_commit_has_not_moved_back_behind_it() -> None:
+    p = point(committed=40)
+    assert p.applies_after(40)
+    assert p.applies_after(55)
+    assert not p.applies_after(39)  # the offsets were reset: reprocess
+    assert not p.applies_after(None)  # the group's commits were deleted
+    assert point(committed=0).applies_after(None)
+    value, _ = encode(p, 1024)
+    assert decode(value) == p
