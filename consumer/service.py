@@ -136,9 +136,9 @@ async def _serve(
         progress_partitions = await open_reader(reader, settings.resume_topic) if reader else 0
     except (SettingsError, *KAFKA_ERRORS) as exc:
         log.critical("%s", exc if isinstance(exc, SettingsError) else f"cannot reach Kafka: {exc}")
-        await stop_bounded(producer, STOP_TIMEOUT_S)
-        if reader is not None:
-            await stop_bounded(reader, STOP_TIMEOUT_S)
+        for client in (producer, consumer, reader):
+            if client is not None:  # built, maybe never started: closed all the same
+                await stop_bounded(client, STOP_TIMEOUT_S)
         return exit_code(exc) if isinstance(exc, SettingsError) else KafkaUnreachable.exit_code
     async with build_client(settings) as client:
         pipeline = build_pipeline(
