@@ -102,7 +102,12 @@ def selection_from(args: argparse.Namespace, now: datetime) -> Selection:
 
 def dlq_settings() -> Settings:
     """Settings from the environment, with placeholders for the PBX settings not set."""
-    unset = {k: v for k, v in _UNUSED_HERE.items() if f"{ENV_PREFIX}{k.upper()}" not in os.environ}
+    given = {name.upper() for name in os.environ}
+    unset = {
+        k: v
+        for k, v in _UNUSED_HERE.items()
+        if not {f"{ENV_PREFIX}{k.upper()}", f"{ENV_PREFIX}{k.upper()}_FILE"} & given
+    }
     return load_settings(**unset)
 
 

@@ -47,7 +47,10 @@ def test_missing_required_variables_are_each_named() -> None:
     lines = message.splitlines()
     assert "LEADSYNC_KAFKA_BOOTSTRAP: is required but not set" in lines
     assert "LEADSYNC_NOOJEE_URL: is required but not set" in lines
-    assert "LEADSYNC_NOOJEE_API_KEY: is required but not set" in lines
+    assert (
+        "LEADSYNC_NOOJEE_API_KEY: is required but not set "
+        "(or set LEADSYNC_NOOJEE_API_KEY_FILE to a file holding it)"
+    ) in lines
     assert len(lines) == 3
 
 
@@ -170,7 +173,13 @@ def test_timezone_is_a_zoneinfo() -> None:
 
 
 def test_the_api_key_never_appears_in_repr_or_str() -> None:
-    settings = load_settings(**REQUIRED, kafka_sasl_password="broker-Pa55word")
+    settings = load_settings(
+        **REQUIRED,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="leadsync",
+        kafka_sasl_password="broker-Pa55word",
+    )
     for shown in (repr(settings), str(settings), f"{settings!r}", repr(settings.model_dump())):
         assert SECRET not in shown
         assert "broker-Pa55word" not in shown
