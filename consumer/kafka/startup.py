@@ -77,10 +77,14 @@ async def why_not_started(settings: Settings, exc: BaseException, started: float
     )
     if all(report is None for report in reports):
         protocol = settings.kafka_security_protocol.value
+        what = (
+            f"did not answer within {waited:.0f} s"
+            if waited >= 1
+            else "closed it without a Kafka answer"
+        )
         return (
-            f"{where} accepted the connection but did not answer within {waited:.0f} s: "
-            f"check that it is a Kafka listener and that it speaks {protocol} "
-            "(LEADSYNC_KAFKA_SECURITY_PROTOCOL)"
+            f"{where} accepted the connection but {what}: check that it is a Kafka "
+            f"listener and that it speaks {protocol} (LEADSYNC_KAFKA_SECURITY_PROTOCOL)"
         )
     failures = "; ".join(
         f"{host}:{port} {report}"
@@ -106,7 +110,9 @@ def bootstrap_servers(servers: str) -> list[tuple[str, int]]:
 async def probe(host: str, port: int, context: ssl.SSLContext | None) -> str | None:
     """None when ``host:port`` takes a connection (and a TLS handshake); else what failed."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), PROBE_TIMEOUT_S)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), PROBE_TIMEOUT_S
+        )
     except TimeoutError:
         return f"no TCP connection within {PROBE_TIMEOUT_S:.0f} s"
     except ConnectionRefusedError:
@@ -118,9 +124,14 @@ async def probe(host: str, port: int, context: ssl.SSLContext | None) -> str | N
     try:
         if context is not None:
             await asyncio.wait_for(writer.start_tls(context, server_hostname=host), PROBE_TIMEOUT_S)
+            # TLS 1.3 refuses a client certificate after the handshake: read to hear it.
+            if not await _still_open(reader):
+                return "closed the connection after the TLS handshake (a client certificate?)"
     except ssl.SSLCertVerificationError as exc:
         return f"TLS certificate rejected: {exc.verify_message} (LEADSYNC_KAFKA_SSL_CAFILE)"
     except ssl.SSLError as exc:
+        if "CERTIFICATE_REQUIRED" in str(exc.reason):
+            return "wants a client certificate (LEADSYNC_KAFKA_SSL_CERTFILE, _KEYFILE)"
         return f"TLS handshake failed: {exc.reason or exc.strerror}"
     except TimeoutError:
         return f"took the connection but no TLS handshake within {PROBE_TIMEOUT_S:.0f} s"
@@ -131,3 +142,11 @@ async def probe(host: str, port: int, context: ssl.SSLContext | None) -> str | N
         with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
             await asyncio.wait_for(writer.wait_closed(), PROBE_TIMEOUT_S)
     return None
+
+
+async def _still_open(reader: asyncio.StreamReader) -> bool:
+    """A Kafka broker says nothing until asked: silence is good, an end of stream is not."""
+    try:
+        return bool(await asyncio.wait_for(reader.read(1), 0.5))
+    except TimeoutError:
+        return True

@@ -13,6 +13,7 @@ PBX's own, a transport failure the reason the PBX was not reached.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 from consumer.pbx.client import CallResult
@@ -37,6 +38,7 @@ _ADVICE: Mapping[str, str] = {
 }
 _KEEP_DETAIL = ("the TLS handshake failed", "the TLS certificate was rejected")
 """Phrases whose OS words say what matters (which certificate check failed)."""
+_SSL_SOURCE = re.compile(r"\s*\(_ssl\.c:\d+\)")
 
 
 def probe_request(query: Mapping[str, str]) -> UpdateLeadFast:
@@ -102,7 +104,7 @@ def _why_code(code: int) -> str:
 
 def _transport_words(detail: str) -> str:
     phrase = detail.partition(" (")[0]
-    words = detail if phrase in _KEEP_DETAIL else phrase
+    words = _SSL_SOURCE.sub("", detail) if phrase in _KEEP_DETAIL else phrase
     advice = _ADVICE.get(phrase)
     return f"{words}: {advice}" if advice else words
 
