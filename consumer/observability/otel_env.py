@@ -180,7 +180,8 @@ def otel_problems(environ: Mapping[str, str]) -> list[str]:
         for name in _FILES
         if value.get(name) and not os.access(value[name], os.R_OK)
     ]
-    return problems
+    # One variable can fail for both signals (OTEL_EXPORTER_OTLP_PROTOCOL): say it once.
+    return list(dict.fromkeys(problems))
 
 
 def _per_signal(suffix: str) -> tuple[str, str]:

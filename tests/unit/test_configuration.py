@@ -417,3 +417,14 @@ def test_bad_addresses_and_names_are_named(
 ) -> None:
     (line,) = problems(monkeypatch, **{name: value})
     assert line.startswith(f"{name}: ")
+
+
+def test_a_variable_both_signals_read_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(
+        monkeypatch,
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://collector:4317",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+    )
+    assert found == [
+        "OTEL_EXPORTER_OTLP_PROTOCOL: leadsync exports OTLP over http/protobuf only, not 'grpc'"
+    ]
