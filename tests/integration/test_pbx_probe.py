@@ -208,3 +208,17 @@ async def test_the_pbx_is_reached_through_a_proxy(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("NO_PROXY", "")
         assert await check_pbx(settings_for("http://pbx.example.com")) == []
     assert seen == ["http://pbx.example.com/servicemanager/rest/CampaignAPI/updateLeadFast"]
+
+
+async def test_a_proxy_echoing_the_url_never_shows_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(status=502, text=f"upstream unreachable: {request.url}")
+
+    async with http_server(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "")
+        (problem,) = await check_pbx(settings_for("http://pbx.example.com"))
+    assert "HTTP 502" in problem, problem
+    assert "upstream unreachable" in problem, "the body is shown, redacted"
+    assert API_KEY not in problem
