@@ -1,7 +1,8 @@
 """Command line: parse, configure, hand over. Each command lives in its own module.
 
 Every command module exposes ``add_parser(subparsers)`` which registers its
-sub-command and sets ``handler`` to a function ``(argparse.Namespace) -> int``.
+sub-command, with a ``help`` line for the list and a ``description`` for its own
+``--help``, and sets ``handler`` to a function ``(argparse.Namespace) -> int``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from consumer.wiring import service_version
 
 COMMAND_MODULES = (
     "consumer.commands.run",
@@ -25,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadsync",
         description="Keeps a Noojee Contact dialler in step with CRM lead-change events.",
+        epilog="`leadsync COMMAND --help` describes each command; README.md has the settings.",
     )
+    parser.add_argument("--version", action="version", version=f"leadsync {service_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)

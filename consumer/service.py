@@ -8,11 +8,13 @@ second SIGTERM/SIGINT exits at once with 128 + the signal number.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from consumer.configuration import prepare
 from consumer.errors import (
     EXIT_CONFIG,
     EXIT_CRASH,
@@ -32,6 +34,7 @@ from consumer.kafka.clients import (
     stop_bounded,
 )
 from consumer.kafka.failures import KAFKA_ERRORS
+from consumer.kafka.startup import start_consumer, start_producer
 from consumer.limits.throttle import Throttle
 from consumer.observability.health import HealthServer
 from consumer.observability.telemetry import Telemetry
@@ -39,11 +42,27 @@ from consumer.ownership.leadership import Leadership
 from consumer.ownership.progress_log import open_reader
 from consumer.ownership.slot_assignor import assignors
 from consumer.pipeline import Pipeline
-from consumer.settings import Settings
-from consumer.wiring import build_client, build_decoder, build_pipeline, service_version
+from consumer.settings import Settings, effective_settings
+from consumer.wiring import build_client, build_pipeline, service_version
 from contracts.formats import DecoderConfig
 
 log = logging.getLogger(__name__)
+
+KAFKA_START_TIMEOUT_S = 60.0
+"""Bounds each Kafka client's start; aiokafka's own request timeouts usually end it first."""
+
+
+@contextlib.contextmanager
+def aiokafka_quiet() -> Iterator[None]:
+    """aiokafka logs a failed start in its own words, Python reprs included; the start
+    helpers say once, plainly, what failed. Its later warnings are kept."""
+    library = logging.getLogger("aiokafka")
+    level = library.level
+    library.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        library.setLevel(level)
 
 
 def install_signal_handlers(pipeline: Pipeline) -> None:
@@ -75,12 +94,15 @@ async def run_service(
     read spans and metrics from memory).
     """
     try:
-        decoder = build_decoder(settings)
+        decoder = prepare(settings, os.environ).decoder
         if telemetry is None:
             telemetry = Telemetry.from_settings(settings, version=service_version())
     except SettingsError as exc:
-        log.critical("bad configuration: %s", exc)
+        for problem in str(exc).splitlines():
+            log.critical("bad configuration: %s", problem)
         return EXIT_CONFIG
+    shown = " ".join(f"{name}={value}" for name, value in effective_settings(settings).items())
+    log.info("leadsync %s starting with %s", service_version(), shown)
     pipelines: list[Pipeline] = []
     health = HealthServer(
         settings.health_port,
@@ -121,25 +143,27 @@ async def _serve(
 ) -> int:
     throttle = Throttle(settings.rate_limit, settings.max_concurrency)
     leadership = Leadership()
-    consumer = build_consumer(
-        settings, leadership.watch(assignors(settings.max_concurrency, throttle.grant))
-    )
     producer = build_producer(settings)
     try:
-        await producer.start()
-    except KAFKA_ERRORS as exc:
-        log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
+        with aiokafka_quiet():
+            await start_producer(producer, settings, KAFKA_START_TIMEOUT_S)
+    except KafkaUnreachable as exc:
+        log.critical("%s", exc)
         await stop_bounded(producer, STOP_TIMEOUT_S)
-        return KafkaUnreachable.exit_code
+        return exc.exit_code
     reader = build_reader(settings) if settings.progress else None
     try:
         progress_partitions = await open_reader(reader, settings.resume_topic) if reader else 0
     except (SettingsError, *KAFKA_ERRORS) as exc:
         log.critical("%s", exc if isinstance(exc, SettingsError) else f"cannot reach Kafka: {exc}")
-        for client in (producer, consumer, reader):
+        for client in (producer, reader):
             if client is not None:  # built, maybe never started: closed all the same
                 await stop_bounded(client, STOP_TIMEOUT_S)
         return exit_code(exc) if isinstance(exc, SettingsError) else KafkaUnreachable.exit_code
+    # Built once the producer runs: a consumer never started is never stopped either.
+    consumer = build_consumer(
+        settings, leadership.watch(assignors(settings.max_concurrency, throttle.grant))
+    )
     async with build_client(settings) as client:
         pipeline = build_pipeline(
             settings,
@@ -156,11 +180,13 @@ async def _serve(
         pipelines.append(pipeline)
         consumer.subscribe([settings.source_topic], listener=pipeline.listener())
         try:
-            await consumer.start()
-        except KAFKA_ERRORS as exc:
-            log.critical("cannot reach Kafka at %s: %s", settings.kafka_bootstrap, exc)
+            with aiokafka_quiet():
+                await start_consumer(consumer, settings, KAFKA_START_TIMEOUT_S)
+        except KafkaUnreachable as exc:
+            log.critical("%s", exc)
+            await stop_bounded(consumer, STOP_TIMEOUT_S)
             await stop_bounded(producer, STOP_TIMEOUT_S)
-            return KafkaUnreachable.exit_code
+            return exc.exit_code
         if handle_signals:
             install_signal_handlers(pipeline)
         if on_ready is not None:

@@ -6,6 +6,7 @@ after. ``consumer.service`` runs what ``build_pipeline`` returns.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
@@ -34,7 +35,8 @@ from consumer.ownership.partition_table import PartitionTable
 from consumer.ownership.progress_log import ProgressLog
 from consumer.pbx.client import NoojeeClient
 from consumer.pipeline import Pipeline, Stop
-from consumer.settings import Settings
+from consumer.settings import InputFormat, Settings
+from consumer.tls import TlsFiles, client_context
 from contracts.formats import DecoderConfig, MappingError, load_mapping
 from contracts.request import RequestDefaults
 
@@ -48,6 +50,11 @@ def service_version() -> str:
 
 def build_decoder(settings: Settings) -> DecoderConfig:
     """The input decoder; raises ``SettingsError`` naming the variable when unusable."""
+    if settings.input_format is InputFormat.DEBEZIUM and settings.mapping_file is None:
+        raise SettingsError(
+            "LEADSYNC_MAPPING_FILE: required with LEADSYNC_INPUT_FORMAT=debezium "
+            "(the TOML mapping of the CRM's columns; see docs/input-formats.md)"
+        )
     try:
         mapping = load_mapping(settings.mapping_file) if settings.mapping_file else None
         return DecoderConfig(
@@ -62,14 +69,40 @@ def build_decoder(settings: Settings) -> DecoderConfig:
         raise SettingsError(f"LEADSYNC_INPUT_FORMAT: {exc}") from None
 
 
-def build_client(settings: Settings) -> NoojeeClient:
+def build_client(
+    settings: Settings,
+    *,
+    request_timeout_s: float | None = None,
+    connect_timeout_s: float | None = None,
+) -> NoojeeClient:
+    """The PBX client; ``leadsync check`` passes shorter timeouts of its own."""
     return NoojeeClient(
         str(settings.noojee_url),
         settings.noojee_api_key,
-        request_timeout_s=settings.request_timeout_s,
-        connect_timeout_s=settings.connect_timeout_s,
+        request_timeout_s=request_timeout_s or settings.request_timeout_s,
+        connect_timeout_s=connect_timeout_s or settings.connect_timeout_s,
         # The throttle bounds calls; the pool must never be the tighter limit.
         max_connections=settings.max_concurrency + 4,
+        ssl_context=pbx_tls_context(settings),
+    )
+
+
+def pbx_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """A context for a private CA or a client certificate; None means the system's roots.
+
+    Raises ``SettingsError`` naming the variable of a file that cannot be used.
+    """
+    if settings.noojee_ca_file is None and settings.noojee_client_cert is None:
+        return None
+    return client_context(
+        TlsFiles(
+            ca_file=settings.noojee_ca_file,
+            cert_file=settings.noojee_client_cert,
+            key_file=settings.noojee_client_key,
+            ca_variable="LEADSYNC_NOOJEE_CA_FILE",
+            cert_variable="LEADSYNC_NOOJEE_CLIENT_CERT",
+            key_variable="LEADSYNC_NOOJEE_CLIENT_KEY",
+        )
     )
 
 

@@ -1,9 +1,10 @@
-"""``leadsync check``: is the configuration valid, and are Kafka and the PBX there?
+"""``leadsync check``: would ``leadsync run`` start, and are Kafka and the PBX right?
 
-Exit 0 when healthy; otherwise non-zero with one line per problem. The PBX is
-asked for a lead that cannot exist (an empty ``njExternalLeadId``), which the
-vendor documents to answer 101 without changing anything; a 401/403 proves
-the key is refused.
+Exit 0 when healthy; 2 for a configuration ``run`` would refuse (the same
+validator, ``consumer.configuration``); 1 with one line per problem when Kafka
+or the PBX is not as the configuration says. Kafka gets at most
+``KAFKA_BUDGET_S`` (plus the diagnosis of a failure); the PBX is asked for a
+lead that cannot exist and must answer as Noojee does (``consumer.pbx.probe``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,34 +20,52 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from consumer.errors import EXIT_CONFIG, SettingsError
-from consumer.kafka.clients import STOP_TIMEOUT_S, connection_options, stop_bounded
+from consumer.commands.output import quiet_start_up, report_bad_configuration
+from consumer.configuration import load_configuration
+from consumer.errors import EXIT_CONFIG, KafkaUnreachable, SettingsError
+from consumer.kafka.clients import (
+    STOP_TIMEOUT_S,
+    build_producer,
+    connection_options,
+    stop_bounded,
+)
 from consumer.kafka.failures import KAFKA_ERRORS
+from consumer.kafka.startup import start_producer, why_not_started
 from consumer.observability.health import probe_readiness
-from consumer.pbx.outcomes import Fatal, Unavailable
-from consumer.settings import Settings, load_settings
+from consumer.pbx.probe import probe_request, verdict
+from consumer.settings import Settings
 from consumer.wiring import build_client
-from contracts.noojee import UpdateLeadFast
 
 EXIT_UNHEALTHY = 1
-KAFKA_TIMEOUT_S = 15.0
+KAFKA_BUDGET_S = 6.0
+"""Reaching Kafka, listing topics and starting the producer, each; a diagnosis adds 3 s."""
+PBX_TIMEOUT_S = 10.0
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "check",
         help="validate configuration and reach Kafka and the PBX (exit 0 when healthy)",
+        description=(
+            "Check what `leadsync run` would refuse (every LEADSYNC_* and OTEL_* variable, "
+            "files, TLS material), then reach Kafka (both topics, the producer) and ask the "
+            "PBX for a lead that cannot exist: exit 0 healthy, 2 bad configuration, 1 with "
+            "one line per problem."
+        ),
     )
     parser.set_defaults(handler=handle)
 
 
 async def check_kafka(settings: Settings) -> list[str]:
-    consumer = AIOKafkaConsumer(**connection_options(settings), request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(
+        **connection_options(settings), request_timeout_ms=int(KAFKA_BUDGET_S * 1000)
+    )
+    started = time.monotonic()
     try:
-        await asyncio.wait_for(consumer.start(), timeout=KAFKA_TIMEOUT_S)
-        topics = await asyncio.wait_for(consumer.topics(), timeout=KAFKA_TIMEOUT_S)
+        await asyncio.wait_for(consumer.start(), timeout=KAFKA_BUDGET_S)
+        topics = await asyncio.wait_for(consumer.topics(), timeout=KAFKA_BUDGET_S)
     except KAFKA_ERRORS as exc:
-        return [f"Kafka at {settings.kafka_bootstrap} unreachable: {type(exc).__name__}: {exc}"]
+        return [await why_not_started(settings, exc, started)]
     finally:
         await stop_bounded(consumer, STOP_TIMEOUT_S)
     needed = [
@@ -54,25 +74,40 @@ async def check_kafka(settings: Settings) -> list[str]:
     ]
     if settings.progress:
         needed.append((settings.resume_topic, "LEADSYNC_PROGRESS_TOPIC"))
-    return [
-        f"topic {topic!r} ({variable}) does not exist"
+    problems = [
+        f"topic {topic} ({variable}) does not exist"
         for topic, variable in needed
         if topic not in topics
     ]
+    return problems + await check_producer(settings)
+
+
+async def check_producer(settings: Settings) -> list[str]:
+    """The dead-letter producer starts as ``run`` starts it (InitProducerId when idempotent)."""
+    producer = build_producer(settings)
+    try:
+        await start_producer(producer, settings, KAFKA_BUDGET_S)
+    except KafkaUnreachable as exc:
+        return [str(exc)]
+    finally:
+        await stop_bounded(producer, STOP_TIMEOUT_S)
+    return []
 
 
 async def topic_size_warnings(settings: Settings) -> list[str]:
     """A dead-letter topic that takes smaller records than the source topic: a dead letter
     is its record plus headers, so some would be written without their value."""
-    admin = AIOKafkaAdminClient(**connection_options(settings), request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        **connection_options(settings), request_timeout_ms=int(KAFKA_BUDGET_S * 1000)
+    )
     topics = (settings.source_topic, settings.dead_letter_topic)
     try:
-        await asyncio.wait_for(admin.start(), timeout=KAFKA_TIMEOUT_S)
+        await asyncio.wait_for(admin.start(), timeout=KAFKA_BUDGET_S)
         answers = await asyncio.wait_for(
             admin.describe_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
             ),
-            timeout=KAFKA_TIMEOUT_S,
+            timeout=KAFKA_BUDGET_S,
         )
     except KAFKA_ERRORS:
         return []  # reachability is check_kafka's to report
@@ -83,8 +118,8 @@ async def topic_size_warnings(settings: Settings) -> list[str]:
     if source is None or dlq is None or dlq >= source:
         return []
     return [
-        f"the dead-letter topic {settings.dead_letter_topic!r} takes records up to {dlq} "
-        f"bytes (max.message.bytes), the source topic {settings.source_topic!r} up to "
+        f"the dead-letter topic {settings.dead_letter_topic} takes records up to {dlq} "
+        f"bytes (max.message.bytes), the source topic {settings.source_topic} up to "
         f"{source}: a dead letter of a large event would be written without its value. "
         f"Raise {settings.dead_letter_topic}'s max.message.bytes to at least {source + 16384}"
     ]
@@ -105,34 +140,31 @@ def max_message_bytes(answers: Sequence[Any]) -> dict[str, int]:
 
 
 async def check_pbx(settings: Settings) -> list[str]:
-    probe = UpdateLeadFast(
-        lead_id="",
-        query={
-            name: str(value)
-            for name, value in (
-                ("fTemplateId", settings.noojee_template_id),
-                ("fCampaignId", settings.noojee_campaign_id),
-                ("fAllocationId", settings.noojee_allocation_id),
-            )
-            if value is not None
-        },
-        body={"njExternalLeadId": ""},
-    )
-    async with build_client(settings) as client:
-        result = await client.update_lead_fast(probe)
-    if isinstance(result.outcome, Fatal):
-        return [f"the PBX refused LEADSYNC_NOOJEE_API_KEY ({result.url}): {result.outcome.message}"]
-    if isinstance(result.outcome, Unavailable) or result.http_status is None:
-        return [f"the PBX at {result.url} is unreachable: {result.outcome}"]
-    return []
+    query = {
+        name: str(value)
+        for name, value in (
+            ("fTemplateId", settings.noojee_template_id),
+            ("fCampaignId", settings.noojee_campaign_id),
+            ("fAllocationId", settings.noojee_allocation_id),
+        )
+        if value is not None
+    }
+    timeouts = {
+        "request_timeout_s": PBX_TIMEOUT_S,
+        "connect_timeout_s": min(settings.connect_timeout_s, PBX_TIMEOUT_S),
+    }
+    async with build_client(settings, **timeouts) as client:
+        result = await client.update_lead_fast(probe_request(query))
+    problem = verdict(result)
+    return [problem] if problem else []
 
 
 async def check_service(settings: Settings) -> list[str]:
     """The readiness of a service running here (``kubectl exec ... leadsync check``)."""
-    verdict = await probe_readiness(settings.health_port)
-    if verdict is None:
+    verdict_ = await probe_readiness(settings.health_port)
+    if verdict_ is None:
         return []  # no service on this host: the checks above are the whole answer
-    _, reasons = verdict
+    _, reasons = verdict_
     return [f"the service on port {settings.health_port} is not ready: {r}" for r in reasons]
 
 
@@ -150,10 +182,11 @@ def warn(warnings: Sequence[str]) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings()
+        settings = load_configuration().settings
     except SettingsError as exc:
-        print(f"leadsync: bad configuration:\n{exc}", file=sys.stderr)
+        report_bad_configuration(exc)
         return EXIT_CONFIG
+    quiet_start_up()
     problems = asyncio.run(run_checks(settings))
     if not problems:
         warn(asyncio.run(topic_size_warnings(settings)))

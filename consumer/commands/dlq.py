@@ -40,19 +40,33 @@ def add_parser(subparsers: Any) -> None:
     )
     actions = parser.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
 
-    listing = actions.add_parser("list", help="a table of dead letters and counts by reason")
+    listing = actions.add_parser(
+        "list",
+        help="a table of dead letters and counts by reason",
+        description="List the dead letters the filters select, and count them by reason.",
+    )
     _add_filters(listing)
     listing.add_argument("--limit", type=_positive_int, help="show at most N rows (all counted)")
     listing.add_argument("--json", action="store_true", help="one JSON document on stdout")
     listing.set_defaults(handler=handle_list)
 
-    show = actions.add_parser("show", help="one dead letter in full, and what to do about it")
+    show = actions.add_parser(
+        "show",
+        help="one dead letter in full, and what to do about it",
+        description="Show one dead letter: its event, headers, reason and the advice for it.",
+    )
     show.add_argument("position", help="<dlq-partition>:<offset>, as `list` prints it")
     show.add_argument("--json", action="store_true", help="one JSON document on stdout")
     show.set_defaults(handler=handle_show)
 
     replaying = actions.add_parser(
-        "replay", help="re-publish dead letters to the source topic, with safety guards"
+        "replay",
+        help="re-publish dead letters to the source topic, with safety guards",
+        description=(
+            "Re-publish the selected dead letters to the source topic (LEADSYNC_SOURCE_TOPIC), "
+            "where the service applies them again; leads with a newer event and letters "
+            "replayed too often are skipped unless asked. --dry-run prints the plan."
+        ),
     )
     _add_filters(replaying)
     replaying.add_argument("--all", action="store_true", help="replay without any filter")
@@ -102,7 +116,12 @@ def selection_from(args: argparse.Namespace, now: datetime) -> Selection:
 
 def dlq_settings() -> Settings:
     """Settings from the environment, with placeholders for the PBX settings not set."""
-    unset = {k: v for k, v in _UNUSED_HERE.items() if f"{ENV_PREFIX}{k.upper()}" not in os.environ}
+    given = {name.upper() for name in os.environ}
+    unset = {
+        k: v
+        for k, v in _UNUSED_HERE.items()
+        if not {f"{ENV_PREFIX}{k.upper()}", f"{ENV_PREFIX}{k.upper()}_FILE"} & given
+    }
     return load_settings(**unset)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,11 +19,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.helpers import create_ssl_context
 
 from consumer.kafka import lenient_records
 from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.settings import PBX_QUEUE_LIMIT_S, SecurityProtocol, Settings
+from consumer.tls import TlsFiles, client_context
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +35,44 @@ HEARTBEAT_INTERVAL_MS = 1_000
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
-    """Bootstrap and security options shared by consumer, producer and admin client."""
+    """Bootstrap and security options shared by consumer, producer and admin client.
+
+    Raises ``SettingsError`` naming the variable when a TLS file cannot be used
+    (the start-up validator calls this before anything connects).
+    """
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "security_protocol": settings.kafka_security_protocol.value,
         "client_id": "leadsync",
     }
-    if settings.kafka_security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    context = tls_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
     if settings.kafka_sasl_mechanism:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
         password = settings.kafka_sasl_password
         options["sasl_plain_password"] = password.get_secret_value() if password else None
     return options
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The client context for ``SSL``/``SASL_SSL`` (CA bundle, client certificate), else None."""
+    if settings.kafka_security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+        return None
+    password = settings.kafka_ssl_key_password
+    return client_context(
+        TlsFiles(
+            ca_file=settings.kafka_ssl_cafile,
+            cert_file=settings.kafka_ssl_certfile,
+            key_file=settings.kafka_ssl_keyfile,
+            key_password=password.get_secret_value() if password is not None else None,
+            ca_variable="LEADSYNC_KAFKA_SSL_CAFILE",
+            cert_variable="LEADSYNC_KAFKA_SSL_CERTFILE",
+            key_variable="LEADSYNC_KAFKA_SSL_KEYFILE",
+            password_variable="LEADSYNC_KAFKA_SSL_KEY_PASSWORD",  # noqa: S106 - a name
+        )
+    )
 
 
 def build_consumer(

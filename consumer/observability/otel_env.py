@@ -18,10 +18,12 @@ from the environment themselves, as the SDK documents.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -106,6 +108,104 @@ def _protocol_problem(environ: Mapping[str, str], signal: str) -> str | None:
     return None
 
 
+_NUMBERS = (
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_METRIC_EXPORT_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+)
+_COUNTS = ("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+_ENDPOINTS = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
+_COMPRESSIONS = {"gzip", "deflate", "none"}
+_SAMPLERS = {
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+}
+_FILES = tuple(
+    f"OTEL_EXPORTER_OTLP_{signal}{kind}"
+    for signal in ("", "TRACES_", "METRICS_")
+    for kind in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY")
+)
+
+
+def otel_problems(environ: Mapping[str, str]) -> list[str]:
+    """Every unusable ``OTEL_*`` value, one line each naming the variable.
+
+    The SDK itself ignores most bad values with a warning (or fails deep in a
+    constructor): at start-up a bad value is a mistake, said once, by name.
+    """
+    try:
+        export_plan(environ)
+        problems = []
+    except TelemetryConfigError as exc:
+        problems = str(exc).splitlines()
+    value = {name: environ[name].strip() for name in environ if name.startswith("OTEL_")}
+    problems += [
+        f"{name}: {value[name]!r} is not a number of milliseconds (0 or more)"
+        for name in _NUMBERS
+        if name in value and not _number(value[name], minimum=0.0)
+    ]
+    problems += [
+        f"{name}: {value[name]!r} is not a whole number above 0"
+        for name in _COUNTS
+        if name in value and not (value[name].isdigit() and int(value[name]) > 0)
+    ]
+    queue, batch = value.get(_COUNTS[0], "2048"), value.get(_COUNTS[1], "512")
+    if queue.isdigit() and batch.isdigit() and int(batch) > int(queue):
+        problems.append(f"{_COUNTS[1]}: {batch} is more than {_COUNTS[0]} ({queue})")
+    problems += [
+        f"{name}: {value[name]!r} is not an http:// or https:// URL"
+        for name in _ENDPOINTS
+        if value.get(name) and urlsplit(value[name]).scheme not in ("http", "https")
+    ]
+    problems += [
+        f"{name}: {value[name]!r} is not one of gzip, deflate, none"
+        for name in ("OTEL_EXPORTER_OTLP_COMPRESSION", *_per_signal("COMPRESSION"))
+        if value.get(name) and value[name].lower() not in _COMPRESSIONS
+    ]
+    problems += _sampler_problems(value)
+    problems += [
+        f"{name}: {value[name]} is not a readable file"
+        for name in _FILES
+        if value.get(name) and not os.access(value[name], os.R_OK)
+    ]
+    # One variable can fail for both signals (OTEL_EXPORTER_OTLP_PROTOCOL): say it once.
+    return list(dict.fromkeys(problems))
+
+
+def _per_signal(suffix: str) -> tuple[str, str]:
+    return (f"OTEL_EXPORTER_OTLP_TRACES_{suffix}", f"OTEL_EXPORTER_OTLP_METRICS_{suffix}")
+
+
+def _sampler_problems(value: Mapping[str, str]) -> list[str]:
+    sampler = value.get("OTEL_TRACES_SAMPLER", "").lower()
+    if sampler and sampler not in _SAMPLERS:
+        return [f"OTEL_TRACES_SAMPLER: {sampler!r} is not one of {', '.join(sorted(_SAMPLERS))}"]
+    argument = value.get("OTEL_TRACES_SAMPLER_ARG", "")
+    if sampler.endswith("traceidratio") and argument and not _number(argument, 0.0, 1.0):
+        return [f"OTEL_TRACES_SAMPLER_ARG: {argument!r} is not a ratio from 0 to 1"]
+    return []
+
+
+def _number(text: str, minimum: float, maximum: float = math.inf) -> bool:
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(number) and minimum <= number <= maximum
+
+
 # -- building providers (reads os.environ through the SDK) ----------------------------------
 
 
@@ -130,7 +230,19 @@ def service_resource(version: str) -> Resource:
 
 
 def build_providers(*, version: str) -> Providers:
-    plan = export_plan(os.environ)
+    """The providers the ``OTEL_*`` variables ask for; ``TelemetryConfigError`` names a bad one."""
+    problems = otel_problems(os.environ)
+    if problems:
+        raise TelemetryConfigError("\n".join(problems))
+    try:
+        return _providers(version, export_plan(os.environ))
+    except (ValueError, TypeError) as exc:  # the SDK's own checks, should ours miss one
+        raise TelemetryConfigError(
+            f"OTEL_*: the OpenTelemetry SDK refused its settings: {exc}"
+        ) from None
+
+
+def _providers(version: str, plan: ExportPlan) -> Providers:
     resource = service_resource(version)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)

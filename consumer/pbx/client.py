@@ -8,6 +8,7 @@ moment of sending and nowhere else; what is shown to humans is the redacted URL.
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,7 +20,7 @@ from yarl import URL
 
 from consumer.pbx.outcomes import Outcome, classify, with_body_redacted
 from consumer.pbx.redact import API_KEY_PARAM, redact_text, redacted_url
-from consumer.pbx.transport import map_transport_error
+from consumer.pbx.transport import TransportError, map_transport_error
 from contracts.noojee import UPDATE_LEAD_FAST_PATH, UpdateLeadFast
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -36,6 +37,8 @@ class CallResult:
     http_status: int | None
     duration_s: float
     url: str
+    error: TransportError | None = None
+    """What failed when no HTTP answer came (``leadsync check`` names it)."""
 
 
 class NoojeeClient:
@@ -54,6 +57,7 @@ class NoojeeClient:
         "_max_connections",
         "_request_timeout_s",
         "_session",
+        "_ssl_context",
         "_urls",
     )
 
@@ -65,12 +69,16 @@ class NoojeeClient:
         request_timeout_s: float,
         connect_timeout_s: float,
         max_connections: int,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context``: a private CA or a client certificate (``consumer.tls``);
+        None verifies the PBX against the system's roots."""
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._request_timeout_s = request_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._max_connections = max_connections
+        self._ssl_context = ssl_context
         self._endpoint = URL(self._base_url + UPDATE_LEAD_FAST_PATH)
         self._session: aiohttp.ClientSession | None = None
         # query items -> (URL to send, with the key; URL to show, redacted)
@@ -95,12 +103,20 @@ class NoojeeClient:
             sock_connect=self._connect_timeout_s,
             sock_read=self._request_timeout_s,
         )
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            limit_per_host=0,
+            ssl=self._ssl_context if self._ssl_context is not None else True,
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,
             headers=_JSON_HEADERS,
             raise_for_status=False,
+            # HTTPS_PROXY / HTTP_PROXY / NO_PROXY as every HTTP client reads them. A
+            # proxy's error never reaches a message: consumer.pbx.transport builds
+            # each from the redacted URL, never from aiohttp's text.
+            trust_env=True,
         )
 
     async def close(self) -> None:
@@ -128,6 +144,7 @@ class NoojeeClient:
         target, shown = self._url_for(request)
         payload = request.payload
         status: int | None = None
+        error: TransportError | None = None
         started = time.perf_counter()
         try:
             async with session.post(target, data=payload, allow_redirects=False) as response:
@@ -135,12 +152,13 @@ class NoojeeClient:
                 body = await response.read()
                 retry_after = response.headers.get("Retry-After")
         except _TRANSPORT_ERRORS as exc:
-            outcome = classify(status, None, map_transport_error(exc, url=shown))
+            error = map_transport_error(exc, url=shown)
+            outcome = classify(status, None, error)
         else:
             outcome = with_body_redacted(
                 classify(status, body, retry_after=retry_after), self._redact
             )
-        return CallResult(outcome, status, time.perf_counter() - started, shown)
+        return CallResult(outcome, status, time.perf_counter() - started, shown, error)
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self._api_key.get_secret_value())

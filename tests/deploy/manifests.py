@@ -101,6 +101,46 @@ def secret_refs(docs: list[Doc]) -> dict[str, tuple[str, str]]:
     }
 
 
+def secret_mounts(docs: list[Doc]) -> dict[str, str]:
+    """Mount path -> Secret name, for every Secret volume the container mounts."""
+    secrets = {
+        volume["name"]: volume["secret"]["secretName"]
+        for volume in pod_spec(docs).get("volumes", [])
+        if "secret" in volume
+    }
+    return {
+        mount["mountPath"].rstrip("/"): secrets[mount["name"]]
+        for mount in main_container(docs).get("volumeMounts", [])
+        if mount["name"] in secrets
+    }
+
+
+def plain_env(docs: list[Doc]) -> dict[str, str]:
+    """The container's ``env`` entries with a literal value."""
+    return {
+        env["name"]: str(env["value"])
+        for env in main_container(docs).get("env", [])
+        if "value" in env
+    }
+
+
+def secret_files(docs: list[Doc]) -> dict[str, tuple[str, str]]:
+    """Secret variable -> (Secret name, key), for every ``<VARIABLE>_FILE`` that names a
+    file of a mounted Secret (a Secret volume's file is named by its key)."""
+    mounts = secret_mounts(docs)
+    found = {}
+    for name, value in plain_env(docs).items():
+        directory, _, key = value.rpartition("/")
+        if name.endswith("_FILE") and directory in mounts:
+            found[name.removesuffix("_FILE")] = (mounts[directory], key)
+    return found
+
+
+def secret_sources(docs: list[Doc]) -> dict[str, tuple[str, str]]:
+    """Secret variable -> (Secret name, key), by reference or as a file."""
+    return secret_refs(docs) | secret_files(docs)
+
+
 def quantity(value: str | int | float) -> float:
     match = _QUANTITY.match(str(value))
     assert match, f"unreadable quantity {value!r}"

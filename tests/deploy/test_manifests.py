@@ -23,9 +23,12 @@ from tests.deploy.manifests import (
     main_container,
     named,
     only,
+    plain_env,
     render,
     rendered_text,
+    secret_files,
     secret_refs,
+    secret_sources,
     uses_sasl,
     variable,
 )
@@ -38,8 +41,22 @@ KUBERNETES_VERSIONS = ("1.29.0", None)
 NOT_IN_CONFIGMAP = {
     "kafka_ssl_cafile": "a path: set only by an overlay that also mounts the CA bundle",
     "mapping_file": "a path: set only by an overlay that also mounts the mapping",
+    "kafka_ssl_certfile": "a client certificate: set by an overlay that mounts one",
+    "kafka_ssl_keyfile": "a client certificate's key: set by an overlay that mounts one",
+    "kafka_ssl_key_password": "only for an encrypted client key, and then as a file",
+    "kafka_ssl_key_password_file": "only for an encrypted client key an overlay mounts",
+    "noojee_ca_file": "a path: set only by an overlay for a PBX with a private CA",
+    "noojee_client_cert": "a client certificate: set by an overlay that mounts one",
+    "noojee_client_key": "a client certificate's key: set by an overlay that mounts one",
 }
-SASL_FIELDS = {"kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password"}
+SASL_FIELDS = {
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_sasl_password_file",
+}
+# Secrets an overlay's pods must be given, besides SASL's password when SASL is on.
+REQUIRED_SECRETS = {"noojee_api_key"}
 # LEADSYNC_KAFKA_SASL_MECHANISM -> KEDA's kafka scaler `sasl`.
 KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 LOOKS_SECRET = re.compile(r"(^|_)(API_?KEY|PASSWORD|SECRET|TOKEN|CREDENTIALS?)(_|$)", re.I)
@@ -136,19 +153,21 @@ def test_scaling_agrees_with_the_configuration(overlay: str) -> None:
     assert auth is not None, "authenticationRef names a TriggerAuthentication not rendered"
     by_parameter = {r["parameter"]: r for r in auth["spec"].get("secretTargetRef", [])}
     password = by_parameter["password"]
-    assert (password["name"], password["key"]) == secret_refs(docs)[variable("kafka_sasl_password")]
+    source = secret_sources(docs)[variable("kafka_sasl_password")]
+    assert (password["name"], password["key"]) == source
     usernames = [r["name"] for r in auth["spec"].get("env", []) if r["parameter"] == "username"]
     assert "username" in by_parameter or usernames == [variable("kafka_sasl_username")]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_setting_is_configured_or_deliberately_left_out(
-    overlay: str, monkeypatch: pytest.MonkeyPatch
+    overlay: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     docs = render(overlay)
-    data, secrets = config(docs), secret_refs(docs)
+    data, secrets, env = config(docs), secret_sources(docs), plain_env(docs)
     assert all(k.startswith((ENV_PREFIX, "OTEL_")) for k in data), sorted(data)
-    provided = {name for name in Settings.model_fields if variable(name) in {*data, *secrets}}
+    given = {*data, *secrets, *env}
+    provided = {name for name in Settings.model_fields if variable(name) in given}
     required = {name for name, info in Settings.model_fields.items() if info.is_required()}
     assert required <= provided, f"required settings not provided: {required - provided}"
     expected = set(Settings.model_fields) - NOT_IN_CONFIGMAP.keys()
@@ -162,8 +181,12 @@ def test_every_setting_is_configured_or_deliberately_left_out(
         monkeypatch.delenv(name)
     for name, value in data.items():
         monkeypatch.setenv(name, value)
-    for name in secrets:
+    for name in secret_refs(docs):
         monkeypatch.setenv(name, "stand-in")
+    for name in secret_files(docs):  # the Secret's files, as the pod would see them
+        stand_in = tmp_path / name
+        stand_in.write_text("stand-in\n")
+        monkeypatch.setenv(f"{name}_FILE", str(stand_in))
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -186,13 +209,20 @@ def test_manifests_name_only_existing_settings() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_secrets_come_only_from_secret_references(overlay: str) -> None:
+def test_secrets_come_only_from_secret_files(overlay: str) -> None:
     docs = render(overlay)
     assert not [d for d in docs if d["kind"] == "Secret"], "a Secret in the manifests"
     assert not [k for k in config(docs) if LOOKS_SECRET.search(k)]
+    files = secret_files(docs)
     for env in main_container(docs).get("env", []):
         if LOOKS_SECRET.search(env["name"]):
-            assert "secretKeyRef" in env.get("valueFrom", {}), env
-    wanted = secret_fields() if uses_sasl(config(docs)) else secret_fields() - SASL_FIELDS
-    assert {variable(name) for name in wanted} == set(secret_refs(docs))
+            # Only as a file of a mounted Secret: a secretKeyRef would put the value
+            # in the environment, where `kubectl describe` and /proc show it.
+            assert env["name"].endswith("_FILE"), env
+            assert env["name"].removesuffix("_FILE") in files, env
+    assert not [name for name in secret_refs(docs) if name.startswith(ENV_PREFIX)]
+    wanted = REQUIRED_SECRETS | ({"kafka_sasl_password"} if uses_sasl(config(docs)) else set())
+    assert wanted <= secret_fields(), "a wanted secret that the settings do not hold as one"
+    assert {variable(name) for name in wanted} == set(files)
+    assert all(secret == "leadsync-credentials" for secret, _ in files.values())
     assert "apikey=" not in rendered_text(overlay).lower()

@@ -154,6 +154,8 @@ def service_environment(
         "LEADSYNC_GROUP_ID": f"{topic}-group",
         "LEADSYNC_NOOJEE_URL": json.loads(line)["url"],
         "LEADSYNC_NOOJEE_API_KEY": API_KEY,
+        # Tansu has no InitProducerId: check starts the idempotent producer as run does.
+        "LEADSYNC_KAFKA_ENABLE_IDEMPOTENCE": "false",
     }
 
 

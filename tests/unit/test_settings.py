@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from consumer.errors import SettingsError
-from consumer.settings import ENV_PREFIX, LogFormat, Settings, load_settings
+from consumer.settings import ENV_PREFIX, LogFormat, Settings, effective_settings, load_settings
 
 SECRET = "s3cr3t-Key-0f-the-PBX"
 REQUIRED = {
@@ -47,7 +47,10 @@ def test_missing_required_variables_are_each_named() -> None:
     lines = message.splitlines()
     assert "LEADSYNC_KAFKA_BOOTSTRAP: is required but not set" in lines
     assert "LEADSYNC_NOOJEE_URL: is required but not set" in lines
-    assert "LEADSYNC_NOOJEE_API_KEY: is required but not set" in lines
+    assert (
+        "LEADSYNC_NOOJEE_API_KEY: is required but not set "
+        "(or set LEADSYNC_NOOJEE_API_KEY_FILE to a file holding it)"
+    ) in lines
     assert len(lines) == 3
 
 
@@ -170,7 +173,13 @@ def test_timezone_is_a_zoneinfo() -> None:
 
 
 def test_the_api_key_never_appears_in_repr_or_str() -> None:
-    settings = load_settings(**REQUIRED, kafka_sasl_password="broker-Pa55word")
+    settings = load_settings(
+        **REQUIRED,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="leadsync",
+        kafka_sasl_password="broker-Pa55word",
+    )
     for shown in (repr(settings), str(settings), f"{settings!r}", repr(settings.model_dump())):
         assert SECRET not in shown
         assert "broker-Pa55word" not in shown
@@ -206,3 +215,25 @@ def test_settings_are_frozen() -> None:
 
 def test_load_settings_returns_the_settings_type() -> None:
     assert isinstance(load_settings(**REQUIRED), Settings)
+
+
+def test_the_effective_settings_hide_every_secret() -> None:
+    settings = load_settings(
+        kafka_bootstrap="b:9092",
+        noojee_url="https://user:url-Pa55@pbx.example.com",
+        noojee_api_key=SECRET,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="scram-sha-512",
+        kafka_sasl_username="leadsync",
+        kafka_sasl_password="broker-Pa55word",
+    )
+    shown = effective_settings(settings)
+    text = " ".join(f"{k}={v}" for k, v in shown.items())
+    for secret in (SECRET, "broker-Pa55word", "url-Pa55"):
+        assert secret not in text
+    assert shown["LEADSYNC_NOOJEE_API_KEY"] == "<hidden>"
+    assert shown["LEADSYNC_KAFKA_SASL_PASSWORD"] == "<hidden>"
+    assert shown["LEADSYNC_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert shown["LEADSYNC_NOOJEE_URL"] == "https://user:<hidden>@pbx.example.com/"
+    assert shown["LEADSYNC_COALESCE"] == "true"
+    assert "LEADSYNC_DLQ_TOPIC" not in shown, "unset settings are left out"
