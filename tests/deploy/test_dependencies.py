@@ -27,15 +27,17 @@ CONSTRAINTS = ROOT / "constraints.txt"
 def requirements(*groups: str) -> list[Requirement]:
     found = []
     for group in groups:
-        listed = PROJECT["dependencies"] if group == "runtime" else PROJECT[
-            "optional-dependencies"
-        ][group]
+        listed = (
+            PROJECT["dependencies"]
+            if group == "runtime"
+            else PROJECT["optional-dependencies"][group]
+        )
         found += [Requirement(text) for text in listed]
     return found
 
 
 def pins() -> dict[str, Version]:
-    pinned = {}
+    pinned: dict[str, Version] = {}
     for line in CONSTRAINTS.read_text().splitlines():
         text = line.split("#", 1)[0].strip()
         if text:
