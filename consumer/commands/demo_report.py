@@ -1,7 +1,7 @@
 """What ``leadsync demo`` prints: the progress line, the summary, the PBX's answers, and
 what ``--keep`` left running.
 
-Pure text from numbers, so each piece is tested without a broker; ``Progress``
+Pure text from numbers, so each piece is tested without a broker; ``DemoProgress``
 only decides when to write: a line redrawn in place on a terminal, and a plain
 line every few seconds anywhere else (a CI log or a pipe gets no wall of
 carriage returns).
@@ -39,7 +39,7 @@ def progress_text(tally: Tally, total: int, elapsed_s: float) -> str:
     )
 
 
-class Progress:
+class DemoProgress:
     """Writes progress lines to ``out``: redrawn on a terminal, appended elsewhere."""
 
     def __init__(self, out: TextIO, *, tty: bool | None = None) -> None:

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaProducer
 
 from consumer.commands.demo_report import (
+    DemoProgress,
     Kept,
-    Progress,
     Tally,
     answer_table,
     kept_text,
@@ -67,7 +67,7 @@ def tally(pipeline: Pipeline) -> Tally:
 
 
 async def watch(pipeline: Pipeline, total: int, out: TextIO) -> float:
-    progress = Progress(out)
+    progress = DemoProgress(out)
     started = time.monotonic()
     deadline = started + FINISH_TIMEOUT_S
     while pipeline.counts.finished < total and time.monotonic() < deadline:

@@ -8,8 +8,8 @@ import shlex
 
 from consumer.commands.demo_report import (
     PLAIN_EVERY_S,
+    DemoProgress,
     Kept,
-    Progress,
     Tally,
     answer_table,
     kept_text,
@@ -22,7 +22,7 @@ TALLY = Tally(finished=40, applied=38, dead_lettered=2, in_flight=7)
 
 def test_a_terminal_gets_one_line_redrawn_in_place() -> None:
     out = io.StringIO()
-    progress = Progress(out, tty=True)
+    progress = DemoProgress(out, tty=True)
     for step in range(5):
         progress.show(f"line {step}", now=step * 1.0)
     progress.show("last", now=5.0, final=True)
@@ -34,7 +34,7 @@ def test_a_terminal_gets_one_line_redrawn_in_place() -> None:
 
 def test_a_pipe_gets_plain_lines_every_few_seconds_and_the_last_one() -> None:
     out = io.StringIO()
-    progress = Progress(out, tty=False)
+    progress = DemoProgress(out, tty=False)
     for tick in range(int(PLAIN_EVERY_S * 4) + 1):  # every 0.25 s for PLAIN_EVERY_S seconds
         progress.show(f"at {tick / 4:.2f}", now=tick / 4)
     progress.show("done", now=PLAIN_EVERY_S + 0.1, final=True)
