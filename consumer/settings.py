@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from consumer.errors import SettingsError
+from consumer.pause_windows import PauseWindow, parse_pause_windows
 
 ENV_PREFIX = "LEADSYNC_"
 PBX_QUEUE_LIMIT_S = 60.0
@@ -108,6 +109,8 @@ class Settings(BaseSettings):
     """Events in a row that fail inside leadsync before the service stops (exit 5)."""
     dlq_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     """The largest dead letter the producer sends whole; a larger one goes without its value."""
+    pause_windows: str = ""
+    """Maintenance windows in which every partition pauses (``consumer.pause_windows``)."""
 
     _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(_split_csv)
 
@@ -125,6 +128,12 @@ class Settings(BaseSettings):
     def _some_phone_field(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("name at least one phone field of the campaign")
+        return value
+
+    @field_validator("pause_windows")
+    @classmethod
+    def _readable_windows(cls, value: str) -> str:
+        parse_pause_windows(value)  # a ValueError names the bad window
         return value
 
     @field_validator("log_level")
@@ -154,6 +163,10 @@ class Settings(BaseSettings):
     @property
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or f"{self.source_topic}.dlq"
+
+    @property
+    def windows(self) -> tuple[PauseWindow, ...]:
+        return parse_pause_windows(self.pause_windows)
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -23,6 +23,7 @@ from consumer.errors import SettingsError
 from consumer.intake.backpressure import FlowControl
 from consumer.intake.committer import Committer
 from consumer.intake.loop import Intake
+from consumer.intake.pause_schedule import PauseSchedule
 from consumer.intake.preparing import RecordPreparer
 from consumer.kafka.clients import SESSION_TIMEOUT_MS
 from consumer.limits.adaptive import AdaptiveConcurrency
@@ -157,6 +158,7 @@ def build_pipeline(
         failed=lambda: stop.failed,
         leads_group=leads_group,
     )
+    schedule = PauseSchedule(settings.windows)
     intake = Intake(
         consumer,
         table,
@@ -167,6 +169,7 @@ def build_pipeline(
         counts=counts,
         source_topic=settings.source_topic,
         abandon=handover.abandon,
+        maintenance=schedule.holds_now,
     )
     pipeline = Pipeline(
         consumer=consumer,
@@ -193,5 +196,8 @@ def build_pipeline(
         concurrency_share=lambda: throttle.concurrency_ceiling,
         concurrency_limit=lambda: throttle.limit,
         coalesced=lambda: counts.coalesced,
+        oldest_unfinished=lambda: {p.tp: p.oldest_unfinished_timestamp() for p in table},
+        last_commit=lambda: committer.last_commit_at,
+        paused=lambda: int(schedule.paused),
     )
     return pipeline

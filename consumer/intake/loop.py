@@ -51,8 +51,10 @@ class Intake:
         counts: Counts,
         source_topic: str,
         abandon: Callable[[Iterable[Partition]], None],
+        maintenance: Callable[[], bool] = lambda: False,
     ) -> None:
-        """``abandon``: end all work of partitions fenced after a freeze (the handover's)."""
+        """``abandon``: end all work of partitions fenced after a freeze (the handover's);
+        ``maintenance``: True while a maintenance window holds every partition."""
         self._consumer = consumer
         self._table = table
         self._lanes = lanes
@@ -62,20 +64,23 @@ class Intake:
         self._counts = counts
         self._source_topic = source_topic
         self._abandon = abandon
+        self._maintenance = maintenance
         self._resume_at: dict[TopicPartition, int] = {}
         """Where fetching resumes if this process keeps its partitions after a freeze."""
 
     async def run(self, stopping: asyncio.Event) -> None:
         consumer, table, flow = self._consumer, self._table, self.flow
         while not stopping.is_set():
-            # While the PBX is down the backlog waits in Kafka, not in memory; a new
-            # owner waits out the handover before it takes anything.
+            # While the PBX is down or a maintenance window is open, the backlog waits
+            # in Kafka, not in memory; a new owner waits out the handover before it
+            # takes anything.
             now = time.monotonic()
             owned = {partition.tp: partition for partition in table}
+            window = self._maintenance()
             flow.held = {
                 tp
                 for tp, partition in owned.items()
-                if self._breaker.is_open or not partition.handed_over(now)
+                if window or self._breaker.is_open or not partition.handed_over(now)
             }
             room = flow.apply(consumer, owned, table)
             batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, room))
@@ -91,14 +96,14 @@ class Intake:
                 for record in records:
                     if not partition.taking:
                         break
-                    if not (partition.handed_over(now) and flow.may_take(table, tp)):
+                    if window or not (partition.handed_over(now) and flow.may_take(table, tp)):
                         # Fetched before the pause took effect: fetched again on resume.
                         consumer.seek(tp, record.offset)
                         break
                     self._take(partition, record)
 
     def _take(self, partition: Partition, record: ConsumerRecord[bytes, bytes]) -> None:
-        partition.take(record.offset)
+        partition.take(record.offset, record.timestamp)
         self._counts.taken += 1
         prepared = self._prepare(record)
         if isinstance(prepared, Ready):

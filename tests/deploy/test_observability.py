@@ -60,7 +60,7 @@ def exposed_series() -> set[str]:
     rec = recorded()
     telemetry = rec.telemetry
     telemetry.metrics.call_finished(CallResult(Applied(), 200, 0.1, "https://pbx/p"), 0.0)
-    telemetry.event_applied()
+    telemetry.event_applied(event_time_s=1_700_000_000.0)
     telemetry.event_dead_lettered("INVALID_EVENT")
     telemetry.metrics.retry_scheduled("HTTP_429")
     telemetry.metrics.observe_gauges(
@@ -71,6 +71,9 @@ def exposed_series() -> set[str]:
         concurrency_share=lambda: 1,
         concurrency_limit=lambda: 1,
         coalesced=lambda: 1,
+        oldest_unfinished=lambda: {("t", 0): 1_700_000_000_000},
+        last_commit=lambda: 1_700_000_000.0,
+        paused=lambda: 0,
     )
     text = telemetry.metrics_text().decode()
     return {
