@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from consumer.errors import SettingsError
 from consumer.pause_windows import open_window, parse_pause_windows
+from consumer.settings import load_settings
 
 MELBOURNE = "Sun 02:00-04:00 Australia/Melbourne"
 
@@ -114,3 +116,32 @@ def test_the_night_the_clocks_repeat_an_hour_the_window_is_an_hour_longer() -> N
 
 def test_on_an_ordinary_sunday_the_window_lasts_its_two_hours() -> None:
     assert len(open_minutes(MELBOURNE, utc("2026-10-10T12:00:00"))) == 120
+
+
+def test_a_bad_value_stops_start_up_naming_the_variable() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            kafka_bootstrap="kafka:9092",
+            noojee_url="https://pbx.example.com",
+            noojee_api_key="k",
+            pause_windows="Sun 02:00-04:00 Mars/Olympus_Mons",
+        )
+    (line,) = str(raised.value).splitlines()
+    assert line.startswith("LEADSYNC_PAUSE_WINDOWS: 'Sun 02:00-04:00 Mars/Olympus_Mons': ")
+
+
+def test_the_settings_hand_over_the_parsed_windows() -> None:
+    settings = load_settings(
+        kafka_bootstrap="kafka:9092",
+        noojee_url="https://pbx.example.com",
+        noojee_api_key="k",
+        pause_windows=MELBOURNE,
+    )
+    (window,) = settings.windows
+    assert window.text == MELBOURNE
+    assert (
+        load_settings(
+            kafka_bootstrap="kafka:9092", noojee_url="https://pbx.example.com", noojee_api_key="k"
+        ).windows
+        == ()
+    )
