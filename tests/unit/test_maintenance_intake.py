@@ -37,7 +37,7 @@ PER_PARTITION = 5
 
 def records(tp: TopicPartition) -> list[ConsumerRecord[bytes, bytes]]:
     values = [
-        json.dumps(EXAMPLE_EVENT | {"lead_id": f"L{tp.partition}-{n}", "event_id": str(n)})
+        json.dumps({**EXAMPLE_EVENT, "lead_id": f"L{tp.partition}-{n}", "event_id": str(n)})
         for n in range(PER_PARTITION)
     ]
     return [
@@ -112,7 +112,7 @@ class Rig:
         )
         decoder = DecoderConfig("auto", frozenset({"lead.changed"}), None)
         self.intake = Intake(
-            self.consumer,  # type: ignore[arg-type]
+            self.consumer,
             self.table,
             self.lanes,
             prepare=RecordPreparer(decoder, defaults),
