@@ -259,9 +259,7 @@ ALERT_CASES = [
     ),
     case({LAG: "5x30", COMMITTED: "0x30", BREAKER: "1x30"}, "LeadsyncConsumerStalled", "25m", []),
     # The target gone: down (up 0), or never scraped at all.
-    case(
-        {UP: "0x30"}, "LeadsyncAbsent", "10m", [{"severity": "critical"}]
-    ),
+    case({UP: "0x30"}, "LeadsyncAbsent", "10m", [{"severity": "critical"}]),
     case({UP: "1x30"}, "LeadsyncAbsent", "10m", []),
     case({UP: "0x30"}, "LeadsyncAbsent", "4m", []),
     case(
