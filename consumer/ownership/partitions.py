@@ -22,7 +22,6 @@ bookkeeping without awaits, in the manner of aiokafka's ``SubscriptionState``.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from types import TracebackType
@@ -30,6 +29,7 @@ from types import TracebackType
 from aiokafka import TopicPartition
 
 from consumer.ownership.offsets import PartitionOffsets
+from consumer.ownership.record_times import RecordTimes
 
 
 class PartitionState(StrEnum):
@@ -64,7 +64,7 @@ class Partition:
 
     __slots__ = (
         "_sending",
-        "_taken_at",
+        "_times",
         "alive",
         "highest_begun",
         "next_offset",
@@ -98,8 +98,7 @@ class Partition:
         self.offsets: PartitionOffsets | None = None
         """Done-offset bookkeeping, from the first record taken on."""
         self._sending = 0
-        self._taken_at: deque[tuple[int, int | None]] = deque()
-        """(offset, record timestamp ms) from the first unfinished offset on."""
+        self._times = RecordTimes()
 
     def __repr__(self) -> str:
         return f"Partition({self.tp.topic}[{self.tp.partition}], {self.state})"
@@ -155,21 +154,11 @@ class Partition:
             self.offsets = PartitionOffsets(offset)
         self.offsets.started(offset)
         self.next_offset = offset + 1
-        taken = self._taken_at
-        if taken and taken[-1][0] >= offset:
-            taken.clear()  # fetching moved back: what was taken before counts no more
-        taken.append(
-            (offset, timestamp_ms if timestamp_ms is not None and timestamp_ms >= 0 else None)
-        )
-        self.oldest_unfinished_timestamp()  # keeps the deque from the first unfinished on
+        self._times.taken(offset, timestamp_ms, self.first_unfinished())
 
     def oldest_unfinished_timestamp(self) -> int | None:
         """The Kafka timestamp (ms) of the first unfinished record, if any and known."""
-        first = self.first_unfinished()
-        taken = self._taken_at
-        while taken and (first is None or taken[0][0] < first):
-            taken.popleft()
-        return taken[0][1] if taken and taken[0][0] == first else None
+        return self._times.at(self.first_unfinished())
 
     def first_unfinished(self) -> int | None:
         return None if self.offsets is None else self.offsets.first_unfinished()

@@ -88,7 +88,7 @@ def test_a_record_without_a_timestamp_has_none_and_the_deque_stays_short() -> No
         partition.take(offset, offset)
     # Only the unfinished record is remembered, however many went through.
     assert partition.oldest_unfinished_timestamp() == 4_999
-    assert len(partition._taken_at) == 1
+    assert len(partition._times) == 1
 
 
 class Consumer:
