@@ -7,13 +7,17 @@ Tansu keeps everything in memory, so every start is an empty cluster.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 START_TIMEOUT_S = 20.0
+PR_SET_PDEATHSIG = 1
 
 
 class BrokerUnavailable(RuntimeError):
@@ -57,6 +61,12 @@ class EmbeddedBroker:
                 self.process.wait()
 
 
+def _stop_with_parent() -> None:
+    """In the broker's process before it starts (Linux): SIGTERM when its parent dies, so
+    a killed demo or test run leaves no broker behind in its own session."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_broker(port: int | None = None) -> EmbeddedBroker:
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
@@ -67,6 +77,9 @@ def start_broker(port: int | None = None) -> EmbeddedBroker:
         # Its own session: a Ctrl-C at the terminal reaches the demo, which stops the
         # service before the broker, not the broker under a service still draining.
         start_new_session=True,
+        # Called from the main thread (fixtures, the demo): the signal comes when the
+        # process ends, not when some worker thread does.
+        preexec_fn=_stop_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -133,3 +133,42 @@ def test_keep_leaves_broker_pbx_and_service_up_for_the_printed_commands(
     assert process.wait(timeout=60) == 0
     rest = read_until(lines, "all events accounted for")
     assert "Traceback" not in rest
+
+
+ORPHAN_CHECK = """
+import sys
+from consumer.sandbox.broker import start_broker
+broker = start_broker()
+print(broker.process.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_killed_parent_takes_its_broker_with_it() -> None:
+    """The broker runs in its own session (Ctrl-C reaches the demo first), yet never
+    outlives a parent killed outright."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_CHECK],
+        env=environment(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    assert parent.stdin is not None
+    with parent.stdout, parent.stdin:
+        broker_pid = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while running(broker_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(broker_pid), "the broker outlived its parent"
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for init to reap it does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
