@@ -16,17 +16,19 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 # Only what the wheel is built from (.dockerignore keeps the rest out of the context).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY contracts ./contracts
 COPY consumer ./consumer
 
 # The runtime virtualenv gets no pip of its own: nothing in the running
 # container should be able to install packages. pip --python installs into it
 # from outside, and byte-compiles everything so a read-only root filesystem
-# costs nothing at start-up.
+# costs nothing at start-up. constraints.txt pins every dependency to the
+# version `make constraints` resolved, so the same source builds the same image.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
     && python -m venv --without-pip /opt/leadsync \
-    && python -m pip --python /opt/leadsync/bin/python install --compile /wheels/*.whl
+    && python -m pip --python /opt/leadsync/bin/python install --compile \
+        --constraint constraints.txt /wheels/*.whl
 
 
 FROM python:3.12.12-slim-bookworm AS runtime

@@ -5,12 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-unstable lint demo bench bench-full soak schema clean
+.PHONY: test test-unstable lint demo bench bench-full soak schema constraints clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # Two workers: the fault scenarios spend most of their time waiting out outages,
@@ -46,6 +46,14 @@ soak: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m contracts.schemas
+
+# constraints.txt: the exact versions of the runtime and demo dependencies, the same on
+# every platform (uv --universal), which the Dockerfile and `make` install with. Run it
+# after changing a dependency in pyproject.toml, or to take newer versions within the
+# bounds there; review the diff like code.
+constraints: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra demo --universal --python-version 3.11 \
+		--upgrade --quiet --custom-compile-command 'make constraints' -o constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "consumer.commands.run",
     "consumer.commands.demo",
     "consumer.commands.check",
+    "consumer.commands.topics",
     "consumer.commands.schema",
     "consumer.commands.dlq",
     "consumer.commands.simulate",

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from consumer.errors import SettingsError
+from consumer.pause_windows import PauseWindow, parse_pause_windows
 from consumer.secret_files import ENV_PREFIX, resolve_secret_files, variable
 from consumer.settings_report import describe_validation_error, effective_settings
 from consumer.settings_rules import (
@@ -154,6 +155,8 @@ class Settings(BaseSettings):
     """Events in a row that fail inside leadsync before the service stops (exit 5)."""
     dlq_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=2**31 - 1)
     """The largest dead letter the producer sends whole; a larger one goes without its value."""
+    pause_windows: str = ""
+    """Maintenance windows in which every partition pauses (``consumer.pause_windows``)."""
 
     _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(_split_csv)
 
@@ -196,6 +199,12 @@ class Settings(BaseSettings):
         text = value.get_secret_value().strip() if isinstance(value, SecretStr) else value
         if not text:
             raise ValueError(_EMPTY[str(info.field_name)])
+        return value
+
+    @field_validator("pause_windows")
+    @classmethod
+    def _readable_windows(cls, value: str) -> str:
+        parse_pause_windows(value)  # a ValueError names the bad window
         return value
 
     @field_validator("log_level")
@@ -257,6 +266,10 @@ class Settings(BaseSettings):
     def resume_topic(self) -> str:
         """The progress topic (``LEADSYNC_PROGRESS_TOPIC``, or ``<SOURCE_TOPIC>.progress``)."""
         return self.progress_topic or f"{self.source_topic}.progress"
+
+    @property
+    def windows(self) -> tuple[PauseWindow, ...]:
+        return parse_pause_windows(self.pause_windows)
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -24,6 +24,7 @@ from consumer.errors import SettingsError
 from consumer.intake.backpressure import FlowControl
 from consumer.intake.committer import Committer
 from consumer.intake.loop import Intake
+from consumer.intake.pause_schedule import PauseSchedule
 from consumer.intake.preparing import RecordPreparer
 from consumer.kafka.clients import SESSION_TIMEOUT_MS, group_generation
 from consumer.limits.adaptive import AdaptiveConcurrency
@@ -211,6 +212,7 @@ def build_pipeline(
         leads_group=leads_group,
         persist=progress.write if progress is not None else None,
     )
+    schedule = PauseSchedule(settings.windows)
     intake = Intake(
         consumer,
         table,
@@ -223,6 +225,7 @@ def build_pipeline(
         abandon=handover.abandon,
         load=progress.load if progress is not None else None,
         resumed=telemetry.progress.event_resumed,
+        maintenance=schedule.holds_now,
     )
     pipeline = Pipeline(
         consumer=consumer,
@@ -251,5 +254,8 @@ def build_pipeline(
         concurrency_share=lambda: throttle.concurrency_ceiling,
         concurrency_limit=lambda: throttle.limit,
         coalesced=lambda: counts.coalesced,
+        oldest_unfinished=lambda: {p.tp: p.oldest_unfinished_timestamp() for p in table},
+        last_commit=lambda: committer.last_commit_at,
+        paused=lambda: int(schedule.paused),
     )
     return pipeline

@@ -48,7 +48,7 @@ def add_parser(subparsers: Any) -> None:
         help="validate configuration and reach Kafka and the PBX (exit 0 when healthy)",
         description=(
             "Check what `leadsync run` would refuse (every LEADSYNC_* and OTEL_* variable, "
-            "files, TLS material), then reach Kafka (both topics, the producer) and ask the "
+            "files, TLS material), then reach Kafka (the topics, the producer) and ask the "
             "PBX for a lead that cannot exist: exit 0 healthy, 2 bad configuration, 1 with "
             "one line per problem."
         ),

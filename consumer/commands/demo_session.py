@@ -4,30 +4,43 @@ An embedded broker and a simulated PBX on free loopback ports, a few thousand
 sample events (some invalid, some the PBX rejects, a few transient 103s), the
 real pipeline, a live progress line, and a summary that compares what happened
 with what the samples expected. Exit 0 only when every event is accounted for.
+With ``keep``, broker, PBX and service stay up after the summary until SIGINT or
+SIGTERM, for the operator's own events and the ``leadsync dlq`` tools.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import sys
 import time
 from collections import Counter
-from typing import TextIO
+from typing import Any, TextIO
 
 from aiokafka import AIOKafkaProducer
 
+from consumer.commands.demo_report import (
+    DemoProgress,
+    Kept,
+    Tally,
+    answer_table,
+    kept_text,
+    outcome_table,
+    progress_text,
+)
 from consumer.kafka.clients import ensure_topics
 from consumer.observability.logs import configure_logging
 from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import embedded_broker
 from consumer.sandbox.samples import APPLIED, SamplePlan, build_plan
 from consumer.sandbox.simulator.config import SimulatorConfig
-from consumer.sandbox.simulator.server import run_simulator
+from consumer.sandbox.simulator.server import Simulator, run_simulator
 from consumer.service import run_service
 from consumer.settings import Settings, load_settings
 
 TOPIC = "lead-changes"
+GROUP = "leadsync-demo"
 PARTITIONS = 8
 PBX_THREADS = 32  # capacity 16 calls at once
 FINISH_TIMEOUT_S = 90.0
@@ -46,28 +59,49 @@ async def produce(settings: Settings, plan: SamplePlan) -> None:
         await producer.stop()
 
 
-def progress_line(pipeline: Pipeline, total: int, started: float) -> str:
-    p = pipeline.counts
-    elapsed = max(time.monotonic() - started, 1e-6)
-    dead = sum(p.dead_lettered.values())
-    return (
-        f"\r  {p.finished:>5}/{total} done  applied {p.applied:>5}  dead-lettered {dead:>3}"
-        f"  in flight {pipeline.in_flight:>4}  {p.applied / elapsed:6.0f} applied/s"
+def tally(pipeline: Pipeline) -> Tally:
+    counts = pipeline.counts
+    return Tally(
+        counts.finished, counts.applied, sum(counts.dead_lettered.values()), pipeline.in_flight
     )
 
 
 async def watch(pipeline: Pipeline, total: int, out: TextIO) -> float:
+    progress = DemoProgress(out)
     started = time.monotonic()
     deadline = started + FINISH_TIMEOUT_S
     while pipeline.counts.finished < total and time.monotonic() < deadline:
-        out.write(progress_line(pipeline, total, started))
-        out.flush()
-        await asyncio.sleep(0.25)
-    out.write(progress_line(pipeline, total, started) + "\n")
-    return time.monotonic() - started
+        now = time.monotonic()
+        progress.show(progress_text(tally(pipeline), total, now - started), now)
+        await asyncio.sleep(min(progress.interval_s, 0.25))
+    elapsed = time.monotonic() - started
+    progress.show(progress_text(tally(pipeline), total, elapsed), time.monotonic(), final=True)
+    return elapsed
 
 
-async def run_demo(events: int, leads: int, out: TextIO) -> int:
+def demo_settings(bootstrap: str, sim: Simulator, api_key: str, capacity: int) -> Settings:
+    return load_settings(
+        kafka_bootstrap=bootstrap,
+        kafka_enable_idempotence=False,  # Tansu has no idempotent producer
+        source_topic=TOPIC,
+        group_id=GROUP,
+        noojee_url=sim.url,
+        noojee_api_key=api_key,
+        noojee_template_id=41,
+        noojee_campaign_id=41,
+        noojee_allocation_id=38,
+        noojee_timezone="Australia/Melbourne",
+        max_concurrency=capacity,
+        rate_limit=2000,
+        retry_base_s=0.05,
+        retry_cap_s=1.0,
+        log_format="text",
+        health_port=0,  # /metrics on a free port: 8080 may be taken on a laptop
+        log_level="ERROR",
+    )
+
+
+async def run_demo(events: int, leads: int, out: TextIO, *, keep: bool = False) -> int:
     plan = build_plan(events, leads)
     api_key = secrets.token_hex(16)
     sim_config = SimulatorConfig(
@@ -82,25 +116,7 @@ async def run_demo(events: int, leads: int, out: TextIO) -> int:
     )
     with embedded_broker() as broker:
         async with run_simulator(sim_config) as sim:
-            settings = load_settings(
-                kafka_bootstrap=broker.bootstrap,
-                kafka_enable_idempotence=False,  # Tansu has no idempotent producer
-                source_topic=TOPIC,
-                group_id="leadsync-demo",
-                noojee_url=sim.url,
-                noojee_api_key=api_key,
-                noojee_template_id=41,
-                noojee_campaign_id=41,
-                noojee_allocation_id=38,
-                noojee_timezone="Australia/Melbourne",
-                max_concurrency=sim_config.capacity,
-                rate_limit=2000,
-                retry_base_s=0.05,
-                retry_cap_s=1.0,
-                log_format="text",
-                health_port=0,  # /metrics on a free port: 8080 may be taken on a laptop
-                log_level="ERROR",
-            )
+            settings = demo_settings(broker.bootstrap, sim, api_key, sim_config.capacity)
             configure_logging(settings.log_level, settings.log_format.value)
             out.write(
                 f"broker {broker.bootstrap}, PBX simulator {sim.url} "
@@ -123,40 +139,77 @@ async def run_demo(events: int, leads: int, out: TextIO) -> int:
             )
             pipeline = await ready
             elapsed = await watch(pipeline, len(plan.records), out)
+            stats = sim.state.stats_json()
+            seen = outcomes_seen(pipeline)
+            if keep:
+                kept = Kept(
+                    bootstrap=broker.bootstrap,
+                    topic=TOPIC,
+                    dlq_topic=settings.dead_letter_topic,
+                    group=GROUP,
+                    pbx_url=sim.url,
+                    pbx_admin_url=sim.admin_url,
+                    api_key=api_key,
+                    metrics_url=f"http://127.0.0.1:{pipeline.health_port}/metrics",
+                )
+                report(plan, seen, pipeline=pipeline, stats=stats, elapsed=elapsed, out=out)
+                out.write("\n".join(kept_text(kept)) + "\n")
+                out.flush()
+                await stop_requested()
+                out.write("stopping: the service drains, then the PBX and the broker stop\n")
             pipeline.request_stop()
             exit_code = await service
-            stats = sim.state.stats_json()
-    return summarise(
-        plan, pipeline=pipeline, stats=stats, elapsed=elapsed, exit_code=exit_code, out=out
-    )
-
-
-def summarise(
-    plan: SamplePlan,
-    *,
-    pipeline: Pipeline,
-    stats: dict[str, object],
-    elapsed: float,
-    exit_code: int,
-    out: TextIO,
-) -> int:
-    seen: Counter[str] = Counter(pipeline.counts.dead_lettered)
-    seen[APPLIED] = pipeline.counts.applied
-    out.write(f"\nsummary after {elapsed:.1f} s (service exit code {exit_code})\n")
-    out.write(f"  {'outcome':<44} {'expected':>8} {'seen':>8}\n")
-    for outcome in sorted(set(plan.expected) | set(seen)):
-        mark = "" if plan.expected[outcome] == seen[outcome] else "   <-- mismatch"
-        out.write(f"  {outcome:<44} {plan.expected[outcome]:>8} {seen[outcome]:>8}{mark}\n")
-    out.write(
-        f"  throughput {pipeline.counts.applied / max(elapsed, 1e-6):.0f} applied/s; PBX calls "
-        f"{stats['requests']}, codes {stats['codes']}, peak concurrency "
-        f"{stats['max_concurrency']} of {stats['capacity']}; {pipeline.counts.coalesced} "
-        "events coalesced into other events' calls\n"
-    )
     ok = exit_code == 0 and seen == plan.expected
-    out.write("all events accounted for\n" if ok else "NOT all events accounted for\n")
+    if not keep:
+        report(plan, seen, pipeline=pipeline, stats=stats, elapsed=elapsed, out=out)
+    out.write(
+        f"service exit code {exit_code}; "
+        + ("all events accounted for\n" if ok else "NOT all events accounted for\n")
+    )
     return 0 if ok else 1
 
 
-def main(events: int = 3000, leads: int = 400) -> int:
-    return asyncio.run(run_demo(events, leads, sys.stdout))
+def outcomes_seen(pipeline: Pipeline) -> Counter[str]:
+    seen: Counter[str] = Counter(pipeline.counts.dead_lettered)
+    seen[APPLIED] = pipeline.counts.applied
+    return seen
+
+
+def report(
+    plan: SamplePlan,
+    seen: Counter[str],
+    *,
+    pipeline: Pipeline,
+    stats: dict[str, Any],
+    elapsed: float,
+    out: TextIO,
+) -> None:
+    lines = [
+        f"\nsummary after {elapsed:.1f} s",
+        *outcome_table(plan.expected, seen),
+        "",
+        *answer_table(stats["codes"], stats["http_statuses"]),
+        "",
+        f"  throughput {pipeline.counts.applied / max(elapsed, 1e-6):.0f} applied/s; PBX calls "
+        f"{stats['requests']}, peak concurrency {stats['max_concurrency']} of "
+        f"{stats['capacity']}; {pipeline.counts.coalesced} events coalesced into other "
+        "events' calls",
+    ]
+    out.write("\n".join(lines) + "\n")
+
+
+async def stop_requested() -> None:
+    """Until SIGINT (Ctrl-C) or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def main(events: int = 3000, leads: int = 400, *, keep: bool = False) -> int:
+    return asyncio.run(run_demo(events, leads, sys.stdout, keep=keep))

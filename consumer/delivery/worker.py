@@ -36,6 +36,11 @@ from contracts.text import describe_error
 log = logging.getLogger(__name__)
 
 
+def event_time_s(work: Work) -> float:
+    """When the applied event happened in the CRM (its ``occurred_at``), in Unix seconds."""
+    return work.event.occurred_at.timestamp()
+
+
 @dataclass(slots=True)
 class LaneWorker:
     delivery: Delivery
@@ -107,10 +112,10 @@ class LaneWorker:
             self.internal_errors.finished()
             self.counts.applied += len(group)
             self.counts.coalesced += len(group) - 1
-            self.telemetry.event_applied()
+            self.telemetry.event_applied(event_time_s(group[0]))
             for item in group[1:]:
                 with self._merged_span(item, span):
-                    self.telemetry.event_applied()
+                    self.telemetry.event_applied(event_time_s(item))
             for item in group:
                 self.done(item)
         elif isinstance(result, Failure):

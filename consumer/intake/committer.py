@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, Protocol
 
@@ -59,6 +60,8 @@ class Committer:
         self.interval_s = interval_s
         self._stopped = stopped
         self.timeout_s = timeout_s
+        self.last_commit_at = time.time()
+        """When offsets were last stored (Unix s; start-up before the first): a gauge reads it."""
 
     async def run(self) -> None:
         """Commit every interval, for the life of the service."""
@@ -79,6 +82,7 @@ class Committer:
         if not await commit_bounded(self._consumer, offsets, self.timeout_s):
             return False
         self._table.mark_committed(offsets)
+        self.last_commit_at = time.time()
         return True
 
 

@@ -54,11 +54,13 @@ class Intake:
         abandon: Callable[[Iterable[Partition]], None],
         load: Callable[[Sequence[Partition]], Awaitable[None]] | None = None,
         resumed: Callable[[], None] = lambda: None,
+        maintenance: Callable[[], bool] = lambda: False,
     ) -> None:
         """``abandon``: end all work of partitions fenced after a freeze (the handover's);
         ``load``: read the earlier owners' progress into partitions about to be taken
         (``consumer.ownership.progress_log``); ``resumed``: counts an event skipped
-        because an earlier owner finished it."""
+        because an earlier owner finished it; ``maintenance``: True while a maintenance
+        window holds every partition."""
         self._consumer = consumer
         self._table = table
         self._lanes = lanes
@@ -70,14 +72,16 @@ class Intake:
         self._abandon = abandon
         self._load = load
         self._resumed = resumed
+        self._maintenance = maintenance
         self._resume_at: dict[TopicPartition, int] = {}
         """Where fetching resumes if this process keeps its partitions after a freeze."""
 
     async def run(self, stopping: asyncio.Event) -> None:
         consumer, table, flow = self._consumer, self._table, self.flow
         while not stopping.is_set():
-            # While the PBX is down the backlog waits in Kafka, not in memory; a new
-            # owner waits out the handover before it takes anything.
+            # While the PBX is down or a maintenance window is open, the backlog waits
+            # in Kafka, not in memory; a new owner waits out the handover before it
+            # takes anything.
             now = time.monotonic()
             owned = {partition.tp: partition for partition in table}
             if self._load is not None:
@@ -85,10 +89,14 @@ class Intake:
                 due = [p for p in owned.values() if not p.loaded and p.handed_over(now)]
                 if due:
                     await self._load(due)
+            window = self._maintenance()
             flow.held = {
                 tp
                 for tp, partition in owned.items()
-                if self._breaker.is_open or not partition.handed_over(now) or not partition.loaded
+                if window
+                or self._breaker.is_open
+                or not partition.handed_over(now)
+                or not partition.loaded
             }
             room = flow.apply(consumer, owned, table)
             batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, room))
@@ -104,7 +112,7 @@ class Intake:
                 for record in records:
                     if not partition.taking:
                         break
-                    if not (
+                    if window or not (
                         partition.handed_over(now) and partition.loaded and flow.may_take(table, tp)
                     ):
                         # Fetched before the pause took effect: fetched again on resume.
@@ -113,7 +121,7 @@ class Intake:
                     self._take(partition, record)
 
     def _take(self, partition: Partition, record: ConsumerRecord[bytes, bytes]) -> None:
-        partition.take(record.offset)
+        partition.take(record.offset, record.timestamp)
         self._counts.taken += 1
         if partition.already_finished(record.offset):
             # An earlier owner applied or dead-lettered it: sending it again would run a

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from consumer.observability.freshness import partition_ages
 
 T = TypeVar("T")
 
@@ -97,10 +100,30 @@ _GAUGES = (
         "{call}",
         "Calls at once allowed now: the adaptive limit, at most the share.",
     ),
+    (
+        "leadsync.oldest_unfinished.age",
+        "oldest_unfinished",
+        "s",
+        "Age (Kafka timestamp) of the oldest unfinished event of each partition; 0 when none.",
+    ),
+    (
+        "leadsync.last_commit.timestamp",
+        "last_commit",
+        "s",
+        "When offsets were last committed (Unix time; start-up before the first commit).",
+    ),
+    (
+        "leadsync.maintenance.paused",
+        "paused",
+        "1",
+        "1 while a maintenance window (LEADSYNC_PAUSE_WINDOWS) holds every partition.",
+    ),
 )
 
 
 def _observations(source: str, value: object) -> list[Observation]:
+    if source == "oldest_unfinished" and isinstance(value, Mapping):
+        return partition_ages(value, time.time())
     if source == "lag" and isinstance(value, Mapping):
         return [
             Observation(lag, {"topic": str(topic), "partition": str(partition)})

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
+from consumer.observability.freshness import Freshness, Timestamps
 from consumer.observability.gauges import Gauges, Lag
 from consumer.observability.tracing import Redact, noojee_code, outcome_name, outcome_reason
 from consumer.pbx.client import CallResult
@@ -96,6 +97,7 @@ class Metrics:
             explicit_bucket_boundaries_advisory=WAIT_BUCKETS_S,
         )
         self._gauges = Gauges(meter)
+        self._freshness = Freshness(meter)
         self._omitted = _Tally()
         meter.create_observable_counter(
             "leadsync.dead_letters.omitted",
@@ -113,8 +115,10 @@ class Metrics:
 
     # -- hooks ----------------------------------------------------------------
 
-    def event_applied(self) -> None:
+    def event_applied(self, event_time_s: float | None = None) -> None:
+        """``event_time_s``: when the event happened (Unix s), for the freshness histogram."""
         self._events.add(self._applied_event)
+        self._freshness.applied(event_time_s)
 
     def event_dead_lettered(self, reason: str) -> None:
         self._events.add((("outcome", DEAD_LETTERED), ("reason", self._label(reason))))
@@ -146,6 +150,9 @@ class Metrics:
         concurrency_share: Callable[[], int] | None = None,
         concurrency_limit: Callable[[], int] | None = None,
         coalesced: Callable[[], int] | None = None,
+        oldest_unfinished: Callable[[], Timestamps] | None = None,
+        last_commit: Callable[[], float] | None = None,
+        paused: Callable[[], int] | None = None,
     ) -> None:
         """Register (or replace) what the gauges read; an absent one reports nothing.
 
@@ -160,6 +167,9 @@ class Metrics:
             "concurrency_share": concurrency_share,
             "concurrency_limit": concurrency_limit,
             "coalesced": coalesced,
+            "oldest_unfinished": oldest_unfinished,
+            "last_commit": last_commit,
+            "paused": paused,
         }
         self._gauges.observe({k: v for k, v in given.items() if v is not None})
 

@@ -166,8 +166,9 @@ class Telemetry:
         _PROPAGATOR.inject(carrier)
         return carrier.get("traceparent")
 
-    def event_applied(self) -> None:
-        self.metrics.event_applied()
+    def event_applied(self, event_time_s: float | None = None) -> None:
+        """``event_time_s``: when the event happened (Unix s), for the freshness histogram."""
+        self.metrics.event_applied(event_time_s)
         if self._tracing:  # otherwise the current span records nothing
             trace.get_current_span().set_attribute(OUTCOME, "applied")
 

@@ -27,6 +27,7 @@ from types import TracebackType
 from aiokafka import TopicPartition
 
 from consumer.ownership.offsets import PartitionOffsets
+from consumer.ownership.record_times import RecordTimes
 from consumer.ownership.resume_point import ResumePoint
 
 
@@ -62,6 +63,7 @@ class Partition:
 
     __slots__ = (
         "_sending",
+        "_times",
         "alive",
         "changes",
         "highest_begun",
@@ -109,6 +111,7 @@ class Partition:
         self.written = 0
         """``changes`` as of the last progress written."""
         self._sending = 0
+        self._times = RecordTimes()
 
     def __repr__(self) -> str:
         return f"Partition({self.tp.topic}[{self.tp.partition}], {self.state})"
@@ -158,12 +161,17 @@ class Partition:
 
     # -- records in and done --------------------------------------------------------
 
-    def take(self, offset: int) -> None:
-        """The record at ``offset`` was taken into work."""
+    def take(self, offset: int, timestamp_ms: int | None = None) -> None:
+        """The record at ``offset`` (Kafka timestamp ``timestamp_ms``) was taken into work."""
         if self.offsets is None:
             self.offsets = PartitionOffsets(offset)
         self.offsets.started(offset)
         self.next_offset = offset + 1
+        self._times.taken(offset, timestamp_ms, self.first_unfinished())
+
+    def oldest_unfinished_timestamp(self) -> int | None:
+        """The Kafka timestamp (ms) of the first unfinished record, if any and known."""
+        return self._times.at(self.first_unfinished())
 
     def first_unfinished(self) -> int | None:
         return None if self.offsets is None else self.offsets.first_unfinished()

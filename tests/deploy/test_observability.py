@@ -18,7 +18,9 @@ from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied
 from tests.deploy.manifests import K8S, kubectl
 from tests.telemetry_helpers import recorded
+from tests.unit.test_docs import anchors
 
+ROOT = K8S.parent
 OBSERVABILITY = K8S / "observability"
 DASHBOARD = OBSERVABILITY / "grafana-dashboard.json"
 RULES = OBSERVABILITY / "prometheus-rules.yaml"
@@ -60,7 +62,7 @@ def exposed_series() -> set[str]:
     rec = recorded()
     telemetry = rec.telemetry
     telemetry.metrics.call_finished(CallResult(Applied(), 200, 0.1, "https://pbx/p"), 0.0)
-    telemetry.event_applied()
+    telemetry.event_applied(event_time_s=1_700_000_000.0)
     telemetry.event_dead_lettered("INVALID_EVENT")
     telemetry.metrics.retry_scheduled("HTTP_429")
     telemetry.metrics.observe_gauges(
@@ -71,6 +73,9 @@ def exposed_series() -> set[str]:
         concurrency_share=lambda: 1,
         concurrency_limit=lambda: 1,
         coalesced=lambda: 1,
+        oldest_unfinished=lambda: {("t", 0): 1_700_000_000_000},
+        last_commit=lambda: 1_700_000_000.0,
+        paused=lambda: 0,
     )
     text = telemetry.metrics_text().decode()
     return {
@@ -111,6 +116,8 @@ def test_the_issues_alerts_are_there_with_severity_and_words_for_a_human() -> No
     rules = alerts()
     assert set(rules) == {
         "LeadsyncConsumerLagGrowing",
+        "LeadsyncConsumerStalled",
+        "LeadsyncAbsent",
         "LeadsyncDeadLetters",
         "LeadsyncPbxUnreachable",
         "LeadsyncFatalExit",
@@ -118,6 +125,26 @@ def test_the_issues_alerts_are_there_with_severity_and_words_for_a_human() -> No
     for name, rule in rules.items():
         assert rule["labels"]["severity"] in {"warning", "critical"}, name
         assert {"summary", "description"} <= rule["annotations"].keys(), name
+
+
+def test_every_alert_has_a_runbook_url_that_lands_on_a_heading_of_the_docs() -> None:
+    for name, rule in alerts().items():
+        url = rule["annotations"].get("runbook_url", "")
+        page, _, anchor = url.partition("#")
+        assert page.startswith("docs/"), f"{name}: runbook_url {url!r}"
+        assert anchor, f"{name}: runbook_url {url!r} names no heading"
+        assert (ROOT / page).is_file(), f"{name}: no page {page}"
+        assert anchor in anchors(ROOT / page), f"{name}: no heading #{anchor} in {page}"
+        assert anchor == name.lower(), f"{name}: its runbook is the heading named after it"
+
+
+def test_the_dashboard_shows_freshness_and_the_process() -> None:
+    titles = " | ".join(panel["title"].lower() for panel in dashboard()["panels"])
+    for topic in ("freshness", "oldest unfinished", "cpu", "memory", "last commit"):
+        assert topic in titles, f"no panel about {topic}"
+    queries = " ".join(panel_queries())
+    assert "process_cpu_seconds_total" in queries
+    assert "process_resident_memory_bytes" in queries
 
 
 def test_the_kustomization_renders_the_rules_the_monitor_and_the_dashboard() -> None:
@@ -174,6 +201,10 @@ def test_rules_and_dashboard_queries_are_valid_promql(promtool: str, tmp_path: P
 LAG = 'leadsync_consumer_lag{namespace="ns", pod="p0", topic="t", partition="0"}'
 DEAD = 'leadsync_events_total{namespace="ns", pod="p0", outcome="dead_lettered", reason="R"}'
 BREAKER = 'leadsync_breaker_state{namespace="ns", pod="p0"}'
+COMMITTED = 'leadsync_last_commit_timestamp_seconds{namespace="ns", pod="p0"}'
+PAUSED = 'leadsync_maintenance_paused{namespace="ns", pod="p0"}'
+UP = 'up{job="leadsync-metrics", namespace="ns", pod="p0"}'
+STALLED = [{"severity": "critical", "namespace": "ns", "pod": "p0"}]
 KSM = 'namespace="ns", pod="p0", container="leadsync"'
 
 
@@ -211,6 +242,32 @@ ALERT_CASES = [
         [{"severity": "warning", "namespace": "ns", "reason": "R"}],
     ),
     case({DEAD: "0+0.5x30"}, "LeadsyncDeadLetters", "20m", []),
+    # Behind, and the last commit at time 0: stalled from 10 minutes on, firing 5 later.
+    case({LAG: "5x30", COMMITTED: "0x30"}, "LeadsyncConsumerStalled", "16m", STALLED),
+    case({LAG: "5x30", COMMITTED: "0x30"}, "LeadsyncConsumerStalled", "14m", []),
+    # Commits keep coming (the timestamp follows the clock): busy, not stalled.
+    case({LAG: "500x30", COMMITTED: "0+60x30"}, "LeadsyncConsumerStalled", "25m", []),
+    # Nothing to do: no lag, however old the last commit.
+    case({LAG: "0x30", COMMITTED: "0x30"}, "LeadsyncConsumerStalled", "25m", []),
+    # Held on purpose: a maintenance window, or the breaker during a PBX outage.
+    case({LAG: "5x30", COMMITTED: "0x30", PAUSED: "1x30"}, "LeadsyncConsumerStalled", "25m", []),
+    case(
+        {LAG: "5x30", COMMITTED: "0x30", PAUSED: "0x30"},
+        "LeadsyncConsumerStalled",
+        "25m",
+        STALLED,
+    ),
+    case({LAG: "5x30", COMMITTED: "0x30", BREAKER: "1x30"}, "LeadsyncConsumerStalled", "25m", []),
+    # The target gone: down (up 0), or never scraped at all.
+    case({UP: "0x30"}, "LeadsyncAbsent", "10m", [{"severity": "critical"}]),
+    case({UP: "1x30"}, "LeadsyncAbsent", "10m", []),
+    case({UP: "0x30"}, "LeadsyncAbsent", "4m", []),
+    case(
+        {LAG: "0x30"},
+        "LeadsyncAbsent",
+        "10m",
+        [{"severity": "critical"}],
+    ),
     case(
         {BREAKER: "1 2 1 2 1 2 1 2 1 2"},
         "LeadsyncPbxUnreachable",

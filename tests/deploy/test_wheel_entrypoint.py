@@ -98,7 +98,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     )
     (wheel,) = dist.glob("*.whl")
     run_step([sys.executable, "-m", "venv", str(venv)], "python -m venv")
-    run_step([str(venv / "bin" / "python"), *pip, "install", str(wheel)], "pip install <wheel>")
+    # As the Dockerfile installs it: every dependency at its constraints.txt version.
+    constraints = ["--constraint", str(context / "constraints.txt")]
+    run_step(
+        [str(venv / "bin" / "python"), *pip, "install", *constraints, str(wheel)],
+        "pip install <wheel>",
+    )
     return Installed(venv)
 
 

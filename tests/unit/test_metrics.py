@@ -204,7 +204,7 @@ def test_prometheus_names_are_clean_and_documented() -> None:
     rec = recorded()
     telemetry = rec.telemetry
     telemetry.metrics.call_finished(CallResult(Applied(), 200, 0.1, URL), waited_s=0.0)
-    telemetry.event_applied()
+    telemetry.event_applied(event_time_s=1_700_000_000.0)
     telemetry.event_dead_lettered("INVALID_EVENT")
     telemetry.retry_scheduled(HTTP_429, 1, 1.0)
     telemetry.progress.progress_written(0.004, 120, 0)
@@ -216,6 +216,9 @@ def test_prometheus_names_are_clean_and_documented() -> None:
         concurrency_share=lambda: 4,
         concurrency_limit=lambda: 4,
         coalesced=lambda: 0,
+        oldest_unfinished=lambda: {("lead-changes", 0): 1_700_000_000_000},
+        last_commit=lambda: 1_700_000_000.0,
+        paused=lambda: 0,
     )
     families = {
         family.name: family.type
@@ -240,6 +243,10 @@ def test_prometheus_names_are_clean_and_documented() -> None:
         "leadsync_progress_write_failures": "counter",
         "leadsync_progress_write_duration_seconds": "histogram",
         "leadsync_progress_record_size_bytes": "histogram",
+        "leadsync_event_freshness_seconds": "histogram",
+        "leadsync_oldest_unfinished_age_seconds": "gauge",
+        "leadsync_last_commit_timestamp_seconds": "gauge",
+        "leadsync_maintenance_paused": "gauge",
     }
     metrics_table = (ROOT / "docs" / "operations.md").read_text()
     documented = set(re.findall(r"`(leadsync_[a-z_]+)`", metrics_table))
