@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     noojee_allocation_id: int | None = None
     noojee_timezone: str = "UTC"
     noojee_phone_fields: CsvTuple = ("FirstPhone",)
+    noojee_allow_duplicates: bool = False
+    """insertLeadFast's ``allowDuplicates``: no duplicate-phone check (105) on inserts."""
+    noojee_undialled_disposition: str | None = None
+    """Resend an update answered 107 once with this disposition; unset: a dead letter."""
+    create_missing: bool = False
+    """Retry an update answered 101 as an insert when the event can be one."""
 
     rate_limit: float = Field(default=40.0, gt=0)
     max_concurrency: int = Field(default=4, ge=1)
@@ -100,6 +106,7 @@ class Settings(BaseSettings):
     adaptive_concurrency: bool = True
     input_format: InputFormat = InputFormat.AUTO
     cloudevents_types: CsvTuple = ("lead.changed",)
+    cloudevents_create_types: CsvTuple = ("lead.created",)
     mapping_file: Path | None = None
     coalesce: bool = True
     max_event_bytes: int = Field(default=1 << 20, ge=1)
@@ -109,7 +116,18 @@ class Settings(BaseSettings):
     dlq_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     """The largest dead letter the producer sends whole; a larger one goes without its value."""
 
-    _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(_split_csv)
+    _split = field_validator(
+        "noojee_phone_fields", "cloudevents_types", "cloudevents_create_types", mode="before"
+    )(_split_csv)
+
+    @field_validator("noojee_undialled_disposition", mode="before")
+    @classmethod
+    def _a_real_disposition(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None  # set but empty: unset, as a ConfigMap writes it
+        if isinstance(value, str) and value.strip().lower() == "<no change>":
+            raise ValueError("must name a real (action-free) disposition, not <No Change>")
+        return value
 
     @field_validator("noojee_timezone")
     @classmethod

@@ -55,9 +55,6 @@ class Reason:
     """The HTTP status the PBX answers this code with."""
 
 
-_RESEND: Final = (
-    "Replaying the same bytes fails again: have the CRM send a corrected event instead."
-)
 _C = NoojeeCode
 _R = Handling
 
@@ -82,7 +79,8 @@ _CODE_ROWS = (
         "The PBX has no lead with this njExternalLeadId: create the lead in the campaign or "
         "fix the CRM id, then replay.",
         "The PBX has no lead with this njExternalLeadId in the campaign.",
-        "Create (import) the lead in the campaign, or correct the lead id in the CRM.",
+        "Create the lead in the campaign, or correct the CRM's id. LEADSYNC_CREATE_MISSING=true "
+        "inserts it from an event with a phone and no '<No Change>' (the message says why not).",
     ),
     _code(
         _C.NO_PHONE_FIELDS,
@@ -129,19 +127,21 @@ _CODE_ROWS = (
         _C.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED,
         _R.PERMANENT,
         "The lead was never dialled, so its disposition cannot be '<No Change>': have the CRM "
-        "send the change with a real disposition (a replay of this event as-is fails again).",
+        "send the change with a real disposition, or set LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION "
+        "(a replay of this event as-is fails again without it).",
         "The lead was never dialled, so its disposition cannot be '<No Change>'.",
-        "Have the CRM send the change with a real disposition. " + _RESEND,
-        False,
+        "Set LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION to an action-free disposition (such updates "
+        "are then resent with it) and replay, or have the CRM send a real disposition.",
     ),
     _code(
         _C.IMPORT_BUT_NOCHANGE_SPECIFIED,
         _R.PERMANENT,
         "The PBX would create this lead, and a new lead cannot take '<No Change>': create the "
         "lead in the campaign first, then replay.",
-        "The PBX would create this lead, and a new lead cannot take '<No Change>'.",
-        "Create the lead in the campaign first (then the update applies), or have the CRM "
-        "send every field.",
+        "A call that creates the lead (insertLeadFast, or an update the PBX imports) carried "
+        "'<No Change>', which a new lead cannot take; for an insert the message names the field.",
+        "Have the CRM send every value of a new lead (an insert fails again as it is), or "
+        "create the lead in the campaign first, then replay.",
     ),
     _code(
         _C.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS,
@@ -173,7 +173,8 @@ _CODE_ROWS = (
         _R.PERMANENT,
         "Another lead in the campaign already has this njExternalLeadId: remove the duplicate "
         "in the dialler, then replay.",
-        "Two leads in the campaign have this njExternalLeadId.",
+        "Two leads in the campaign have this njExternalLeadId (to an insert it means the "
+        "lead exists, and leadsync updates it instead).",
         "Remove or re-key the duplicate lead in the dialler.",
     ),
 )
@@ -186,7 +187,8 @@ _LEADSYNC_ROWS = (
         "The record is not a valid lead-change event: the message names the field.",
         "The record is not a valid lead-change event (not UTF-8, not JSON, or a field breaks "
         "the schema: the message names it).",
-        "Fix the producer (`leadsync schema` prints the contract). " + _RESEND,
+        "Fix the producer (`leadsync schema` prints the contract). Replaying the same bytes "
+        "fails again: have the CRM send a corrected event instead.",
         False,
     ),
     Reason(

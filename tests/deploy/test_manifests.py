@@ -38,6 +38,7 @@ KUBERNETES_VERSIONS = ("1.29.0", None)
 NOT_IN_CONFIGMAP = {
     "kafka_ssl_cafile": "a path: set only by an overlay that also mounts the CA bundle",
     "mapping_file": "a path: set only by an overlay that also mounts the mapping",
+    "noojee_undialled_disposition": "a disposition of the overlay's campaign; unset by default",
 }
 SASL_FIELDS = {"kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password"}
 # LEADSYNC_KAFKA_SASL_MECHANISM -> KEDA's kafka scaler `sasl`.

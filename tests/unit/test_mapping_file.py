@@ -197,7 +197,7 @@ def test_errors_in_a_file_name_its_path(tmp_path: Path) -> None:
     with pytest.raises(MappingError) as caught:
         load_mapping(path)
     assert str(caught.value) == (
-        f"{path}: events.snapshot: must be one of apply, ignore, not 'sometimes'"
+        f"{path}: events.snapshot: must be one of apply, ignore, create, not 'sometimes'"
     )
 
 
