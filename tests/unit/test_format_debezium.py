@@ -157,6 +157,37 @@ def test_snapshot_reads_apply_by_default(name: str) -> None:
     assert event.fields == CREATED["fields"]
 
 
+@pytest.mark.parametrize("name", ["snapshot.schema.json", "snapshot.plain.json"])
+def test_snapshot_reads_are_updates_unless_the_mapping_says_they_are_creates(name: str) -> None:
+    applied = change(name)
+    assert not applied.creates
+    assert applied.phones is not None
+    assert applied.phones["SecondPhone"] == NO_CHANGE
+    created = decode(fixture(name)["value"], with_mapping(snapshot="create"))
+    assert isinstance(created, LeadChange)
+    assert created.creates
+    # A null phone: nothing to keep on a new lead, so it is left out.
+    assert created.phones == {"FirstPhone": applied.phones["FirstPhone"]}
+    assert created.model_dump(exclude={"operation", "phones"}) == applied.model_dump(
+        exclude={"operation", "phones"}
+    )
+
+
+def test_creates_can_be_sent_as_updates() -> None:
+    """events.create = "update": the PBX already holds the CRM's rows (as before creates)."""
+    mapping = with_mapping(create="update", snapshot="create")
+    for name in ("create.plain.json", "snapshot.plain.json"):
+        event = decode(fixture(name)["value"], mapping)
+        assert isinstance(event, LeadChange)
+        assert not event.creates
+        assert event.phones is not None
+        assert event.phones["SecondPhone"] == NO_CHANGE
+
+
+def test_an_update_is_never_a_create() -> None:
+    assert not change("update.plain.json").creates
+
+
 def test_snapshot_reads_can_be_ignored() -> None:
     result = decode(fixture("snapshot.schema.json")["value"], with_mapping(snapshot="ignore"))
     assert isinstance(result, Skip)

@@ -206,3 +206,33 @@ def test_settings_are_frozen() -> None:
 
 def test_load_settings_returns_the_settings_type() -> None:
     assert isinstance(load_settings(**REQUIRED), Settings)
+
+
+def test_creating_leads_is_off_until_asked_for() -> None:
+    """Creates from Debezium and CloudEvents are read by default; the fallbacks that
+    send calls an event did not ask for are not."""
+    settings = load_settings(**REQUIRED)
+    assert settings.cloudevents_create_types == ("lead.created",)
+    assert settings.create_missing is False
+    assert settings.noojee_allow_duplicates is False
+    assert settings.noojee_undialled_disposition is None
+    chosen = load_settings(
+        **REQUIRED,
+        cloudevents_create_types="lead.created, crm.lead.new",
+        create_missing="true",
+        noojee_allow_duplicates="true",
+        noojee_undialled_disposition="New",
+    )
+    assert chosen.cloudevents_create_types == ("lead.created", "crm.lead.new")
+    assert (chosen.create_missing, chosen.noojee_allow_duplicates) == (True, True)
+    assert chosen.noojee_undialled_disposition == "New"
+
+
+def test_the_undialled_disposition_is_a_real_one_or_unset() -> None:
+    assert (
+        load_settings(**REQUIRED, noojee_undialled_disposition="").noojee_undialled_disposition
+        is None
+    )
+    message = settings_error(**REQUIRED, noojee_undialled_disposition="<No Change>")
+    assert message.startswith("LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION: ")
+    assert "\n" not in message
