@@ -195,7 +195,7 @@ def test_calls_dial_insert_and_consume_conflicts() -> None:
 
 # --- the lead store: insertLeadFast -----------------------------------------------
 
-NEW = {"known_leads": frozenset()}
+NEW: dict[str, Any] = {"known_leads": frozenset()}
 """Every lead id unknown until inserted (the PBX starts empty)."""
 
 
