@@ -1,4 +1,4 @@
-"""From a ``LeadChange`` to the ``insertLeadFast`` call, and which call an event makes first.
+"""From a ``LeadChange`` to the ``insertLeadFast`` call, and whether an update can be one.
 
 An insert carries the new lead's whole state as the event gives it: the system
 fields it names, the phones it names (a configured phone it leaves out is left
@@ -11,21 +11,8 @@ one is still sent as it is, and the PBX answers 108 (docs/reference/noojee-api.m
 from __future__ import annotations
 
 from contracts.events import LeadChange, phone_key
-from contracts.noojee import (
-    ALLOW_DUPLICATES,
-    NO_CHANGE,
-    InsertLeadFast,
-    LeadCall,
-    encode_insert_body,
-)
-from contracts.request import (
-    RequestDefaults,
-    add_fields,
-    add_schedule,
-    build_update_lead_fast,
-    campaign_query,
-    encoded,
-)
+from contracts.noojee import ALLOW_DUPLICATES, NO_CHANGE, InsertLeadFast, encode_insert_body
+from contracts.request import RequestDefaults, add_fields, add_schedule, campaign_query, encoded
 
 
 def build_insert_lead_fast(event: LeadChange, defaults: RequestDefaults) -> InsertLeadFast:
@@ -44,13 +31,6 @@ def build_insert_lead_fast(event: LeadChange, defaults: RequestDefaults) -> Inse
         add_fields(body, event, set(spelling))
     payload = encoded(event, body, encode_insert_body)
     return InsertLeadFast(lead_id=event.lead_id, query=query, body=body, payload=payload)
-
-
-def build_call(event: LeadChange, defaults: RequestDefaults) -> LeadCall:
-    """The event's first call: an insert for a create, an update otherwise."""
-    if event.creates:
-        return build_insert_lead_fast(event, defaults)
-    return build_update_lead_fast(event, defaults)
 
 
 def not_insertable(event: LeadChange) -> str | None:

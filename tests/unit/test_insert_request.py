@@ -10,9 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 
+from consumer.delivery.work import Ready
+from consumer.intake.preparing import RecordPreparer
 from contracts.events import InvalidEvent, LeadChange, parse_lead_change
-from contracts.insert import build_call, build_insert_lead_fast, not_insertable
+from contracts.formats import DecoderConfig
+from contracts.insert import build_insert_lead_fast, not_insertable
 from contracts.noojee import (
     INSERT_LEAD_FAST_PATH,
     NO_CHANGE,
@@ -113,9 +117,18 @@ def test_an_insert_fails_where_an_update_would(fields: dict[str, Any], problem: 
 
 
 def test_the_first_call_of_a_create_is_an_insert_of_anything_else_an_update() -> None:
-    assert isinstance(build_call(event(operation="create"), DEFAULTS), InsertLeadFast)
-    assert isinstance(build_call(event(operation="update"), DEFAULTS), UpdateLeadFast)
-    assert isinstance(build_call(event(), DEFAULTS), UpdateLeadFast)
+    """What intake makes of each (consumer/intake/preparing.py)."""
+    prepare = RecordPreparer(DecoderConfig("native"), DEFAULTS)
+    for operation, kind in (("create", InsertLeadFast), ("update", UpdateLeadFast)):
+        record = ConsumerRecord(
+            "t", 0, 0, 0, 0, None, json.dumps(
+                {"event_id": "e", "lead_id": "L", "occurred_at": "2026-11-26T10:15:00Z",
+                 "operation": operation}
+            ).encode(), None, 0, 0, []
+        )  # fmt: skip
+        ready = prepare(record)
+        assert isinstance(ready, Ready)
+        assert isinstance(ready.request, kind)
 
 
 def test_operation_takes_create_or_update_only() -> None:

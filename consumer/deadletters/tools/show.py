@@ -79,6 +79,10 @@ def show_text(shown: Shown) -> str:
         f"lead         {letter.lead_id or '?'} (record key {header_text(shown.key) or 'none'})",
         f"replays      {letter.replay_count} before this failure",
         f"message      {letter.message}",
+    ]
+    if endpoint := found.get(dl.ENDPOINT):
+        lines.append(f"call         {endpoint} (the PBX call that failed last)")
+    lines += [
         "",
         "What to do",
         f"  meaning    {advice.meaning}",
