@@ -10,7 +10,8 @@ Everything that needs one of these reads it here, so a new code is one row:
 - ``consumer.pbx.outcomes.classify``: the handling and the message of a code;
 - ``consumer.deadletters.tools.advice``: meaning, fix, whether a replay helps;
 - ``consumer.sandbox.simulator``: the HTTP status of each code it answers;
-- docs/operations.md: the runbook's reason table (a test compares the two).
+- docs/operations.md: the runbook's reason table (a test compares the two);
+- ``contracts.insert_reasons``: a refused insert's own sentence and advice, where they differ.
 
 Importing this module fails if a ``NoojeeCode`` or a ``DeadLetterReason`` has no row.
 """
@@ -127,8 +128,7 @@ _CODE_ROWS = (
         _C.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED,
         _R.PERMANENT,
         "The lead was never dialled, so its disposition cannot be '<No Change>': have the CRM "
-        "send the change with a real disposition, or set LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION "
-        "(a replay of this event as-is fails again without it).",
+        "send the change with a real disposition (a replay of this event as-is fails again).",
         "The lead was never dialled, so its disposition cannot be '<No Change>'.",
         "Set LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION to an action-free disposition (such updates "
         "are then resent with it) and replay, or have the CRM send a real disposition.",
@@ -138,10 +138,9 @@ _CODE_ROWS = (
         _R.PERMANENT,
         "The PBX would create this lead, and a new lead cannot take '<No Change>': create the "
         "lead in the campaign first, then replay.",
-        "A call that creates the lead (insertLeadFast, or an update the PBX imports) carried "
-        "'<No Change>', which a new lead cannot take; for an insert the message names the field.",
-        "Have the CRM send every value of a new lead (an insert fails again as it is), or "
-        "create the lead in the campaign first, then replay.",
+        "The PBX would create this lead, and a new lead cannot take '<No Change>'.",
+        "Create the lead in the campaign first (then the update applies), or have the CRM "
+        "send every field.",
     ),
     _code(
         _C.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS,
@@ -173,8 +172,7 @@ _CODE_ROWS = (
         _R.PERMANENT,
         "Another lead in the campaign already has this njExternalLeadId: remove the duplicate "
         "in the dialler, then replay.",
-        "Two leads in the campaign have this njExternalLeadId (to an insert it means the "
-        "lead exists, and leadsync updates it instead).",
+        "Two leads in the campaign have this njExternalLeadId.",
         "Remove or re-key the duplicate lead in the dialler.",
     ),
 )

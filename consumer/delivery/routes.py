@@ -21,6 +21,7 @@ from enum import StrEnum
 from contracts.deadletter import Failure
 from contracts.events import LeadChange
 from contracts.insert import build_insert_lead_fast
+from contracts.insert_reasons import reason_on_insert
 from contracts.noojee import NO_CHANGE, Endpoint, LeadCall, NoojeeCode
 from contracts.request import RequestDefaults, build_update_lead_fast
 
@@ -112,12 +113,11 @@ def combined(steps: Sequence[Step], *, refused: str | None = None) -> Failure:
     last = steps[-1]
     failure = last.failure
     message = failure.message
-    if (
-        last.route.endpoint is Endpoint.INSERT
-        and failure.code == NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED
-    ):
+    row = reason_on_insert(failure.code) if last.route.endpoint is Endpoint.INSERT else None
+    if row is not None:
+        message = row.message
         names = no_change_names(last.sent)
-        if names:
+        if failure.code == NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED and names:
             message = (
                 f"The insert carried {NO_CHANGE!r} for {', '.join(names[:10])}, which a new lead "
                 "cannot take: have the CRM send a value for each (or leave it out), then replay."
