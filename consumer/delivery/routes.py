@@ -139,10 +139,7 @@ def _trail(steps: Sequence[Step]) -> str:
     said = []
     for step in steps:
         why = _WHY.get(step.route)
-        answer = (
-            step.failure.reason
-            if step.failure.code is None
-            else (f"{step.failure.code} {step.failure.reason}")
-        )
+        code, reason = step.failure.code, step.failure.reason
+        answer = reason if code is None else f"{code} {reason}"
         said.append(f"{step.route.endpoint.value}{f' ({why})' if why else ''} answered {answer}")
     return "; then ".join(said)
