@@ -110,6 +110,10 @@ class Pbx:
     async def reset(self) -> None:
         await self._post("/_sim/reset", {})
 
+    async def configure(self, options: dict[str, Any]) -> None:
+        """``POST /_sim/config``: a partial update of the simulator's options."""
+        await self._post("/_sim/config", options)
+
     async def set_outage(self, mode: str | None) -> None:
         """``"refuse"`` closes the PBX port (calls in flight are cut); None reopens it."""
         await self._post("/_sim/config", {"outage": mode})

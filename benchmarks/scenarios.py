@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from benchmarks.capacity import misconfigured, pbx_bound, rate_bound
+from benchmarks.creating import snapshot
 from benchmarks.flows import Mode
 from benchmarks.operations import fleet, recovery
 from benchmarks.report import ScenarioResult
@@ -28,6 +29,7 @@ SCENARIOS: dict[str, Scenario] = {
     "misconfigured": misconfigured,
     "recovery": recovery,
     "telemetry": telemetry,
+    "snapshot": snapshot,
 }
 
 LEFT_OUT: list[tuple[str, str]] = []

@@ -8,8 +8,7 @@ exactly one of the two, the file's trailing newline stripped.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,7 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumer.errors import SettingsError
 from consumer.pause_windows import PauseWindow, parse_pause_windows
@@ -29,6 +28,11 @@ from consumer.secret_files import ENV_PREFIX, resolve_secret_files, variable
 from consumer.settings_report import describe_validation_error, effective_settings
 from consumer.settings_rules import (
     SASL_MECHANISMS,
+    CsvTuple,
+    Disposition,
+    EventTypes,
+    InputFormat,
+    LogFormat,
     Protocol,
     ReadableFile,
     SecretFile,
@@ -61,27 +65,6 @@ __all__ = [
     "load_settings",
     "variable",
 ]
-
-
-class InputFormat(StrEnum):
-    AUTO = "auto"
-    NATIVE = "native"
-    CLOUDEVENTS = "cloudevents"
-    DEBEZIUM = "debezium"
-
-
-class LogFormat(StrEnum):
-    JSON = "json"
-    TEXT = "text"
-
-
-def _split_csv(value: Any) -> Any:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
-
-
-CsvTuple = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -127,6 +110,12 @@ class Settings(BaseSettings):
     noojee_allocation_id: int | None = None
     noojee_timezone: str = "UTC"
     noojee_phone_fields: CsvTuple = ("FirstPhone",)
+    noojee_allow_duplicates: bool = False
+    """insertLeadFast's ``allowDuplicates``: no duplicate-phone check (105) on inserts."""
+    noojee_undialled_disposition: Disposition = None
+    """Resend an update answered 107 once with this disposition; unset: a dead letter."""
+    create_missing: bool = False
+    """Retry an update answered 101 as an insert when the event can be one."""
 
     # Upper bounds keep every value inside what the clients and the Kafka
     # protocol can carry (milliseconds in an int32), far above any real need.
@@ -146,7 +135,8 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.JSON
     adaptive_concurrency: bool = True
     input_format: InputFormat = InputFormat.AUTO
-    cloudevents_types: CsvTuple = ("lead.changed",)
+    cloudevents_types: EventTypes = ("lead.changed",)
+    cloudevents_create_types: EventTypes = ("lead.created",)
     mapping_file: ReadableFile | None = None
     coalesce: bool = True
     max_event_bytes: int = Field(default=1 << 20, ge=1, le=2**31 - 1)
@@ -157,8 +147,6 @@ class Settings(BaseSettings):
     """The largest dead letter the producer sends whole; a larger one goes without its value."""
     pause_windows: str = ""
     """Maintenance windows in which every partition pauses (``consumer.pause_windows``)."""
-
-    _split = field_validator("noojee_phone_fields", "cloudevents_types", mode="before")(_split_csv)
 
     @model_validator(mode="before")
     @classmethod
@@ -243,6 +231,11 @@ class Settings(BaseSettings):
         )
         if self.retry_cap_s < self.retry_base_s:
             problems.append("LEADSYNC_RETRY_CAP_S: must be at least LEADSYNC_RETRY_BASE_S")
+        if both := sorted(set(self.cloudevents_types) & set(self.cloudevents_create_types)):
+            problems.append(
+                f"LEADSYNC_CLOUDEVENTS_CREATE_TYPES: {', '.join(both)} is also in "
+                "LEADSYNC_CLOUDEVENTS_TYPES: name each type in one of the two"
+            )
         problems += shared_topic_problems(
             source=self.source_topic,
             dead_letters=self.dead_letter_topic,

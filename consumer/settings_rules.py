@@ -14,8 +14,69 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BeforeValidator
+from pydantic_settings import NoDecode
 
 from consumer.secret_files import SecretFileProblem, variable
+
+
+class InputFormat(StrEnum):
+    AUTO = "auto"
+    NATIVE = "native"
+    CLOUDEVENTS = "cloudevents"
+    DEBEZIUM = "debezium"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+CsvTuple = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_csv)]
+"""``a, b,c`` -> ``("a", "b", "c")``: a list setting as people write it."""
+
+
+MAX_NAME_CHARS: Final = 255
+
+
+def _event_types(types: tuple[str, ...]) -> tuple[str, ...]:
+    for name in types:
+        if len(name) > MAX_NAME_CHARS or not name.isprintable() or any(c.isspace() for c in name):
+            shown = name[:40] + ("…" if len(name) > 40 else "")
+            raise ValueError(
+                f"{shown!r} is not a CloudEvents type (up to {MAX_NAME_CHARS} characters, "
+                "no spaces or control characters)"
+            )
+    return types
+
+
+EventTypes = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(_split_csv), AfterValidator(_event_types)
+]
+"""CloudEvents ``type`` values, comma-separated."""
+
+
+def _real_disposition(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None  # set but empty: unset, as a ConfigMap writes it
+    if value.strip().lower() == "<no change>":
+        raise ValueError("must name a real (action-free) disposition, not <No Change>")
+    if len(value) > MAX_NAME_CHARS or not value.isprintable():
+        raise ValueError(
+            f"is not a disposition name (up to {MAX_NAME_CHARS} characters, no control characters)"
+        )
+    return value.strip()
+
+
+Disposition = Annotated[str | None, BeforeValidator(_real_disposition)]
+"""A disposition of the campaign, by name; empty means unset."""
 
 
 class SecurityProtocol(StrEnum):

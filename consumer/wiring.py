@@ -18,6 +18,8 @@ from consumer.delivery.breaker import Breaker
 from consumer.delivery.internal_errors import InternalErrors
 from consumer.delivery.lanes import Lanes
 from consumer.delivery.retry import RetryPolicy
+from consumer.delivery.router import Router
+from consumer.delivery.routes import Fallbacks
 from consumer.delivery.work import Work
 from consumer.delivery.worker import LaneWorker
 from consumer.errors import SettingsError
@@ -63,6 +65,7 @@ def build_decoder(settings: Settings) -> DecoderConfig:
             frozenset(settings.cloudevents_types),
             mapping,
             max_bytes=settings.max_event_bytes,
+            cloudevents_create_types=frozenset(settings.cloudevents_create_types),
         )
     except MappingError as exc:
         raise SettingsError(f"LEADSYNC_MAPPING_FILE: {exc}") from None
@@ -163,6 +166,12 @@ def build_pipeline(
         allocation_id=settings.noojee_allocation_id,
         timezone=settings.timezone,
         phone_fields=settings.noojee_phone_fields,
+        allow_duplicates=settings.noojee_allow_duplicates,
+    )
+    router = Router(
+        delivery,
+        Fallbacks(settings.create_missing, settings.noojee_undialled_disposition),
+        on_fallback=telemetry.metrics.fallback_taken,
     )
     dead_letters = DeadLetterWriter(
         producer,
@@ -172,7 +181,7 @@ def build_pipeline(
         on_omitted=telemetry.metrics.dead_letter_omitted,
     )
     worker = LaneWorker(
-        delivery=delivery,
+        router=router,
         dead_letters=dead_letters,
         defaults=defaults,
         counts=counts,

@@ -53,6 +53,9 @@ HEADERS: Final = (
 )
 """Every header a dead letter gets, in the order they are appended."""
 
+ENDPOINT: Final = "leadsync.dlq.endpoint"
+"""The PBX call that failed last (``updateLeadFast``, ``insertLeadFast``); absent when the
+event never became a call."""
 TRACEBACK: Final = "leadsync.dlq.traceback"
 """Where leadsync itself failed (``INTERNAL_ERROR``): the end of the Python traceback."""
 VALUE_OMITTED: Final = "leadsync.dlq.value_omitted"
@@ -64,7 +67,7 @@ KEY_OMITTED: Final = "leadsync.dlq.key_omitted"
 HEADERS_OMITTED: Final = "leadsync.dlq.headers_omitted"
 """Like ``VALUE_OMITTED``, when even the record's own headers were too large: their count."""
 
-OPTIONAL_HEADERS: Final = (TRACEBACK, VALUE_OMITTED, KEY_OMITTED, HEADERS_OMITTED)
+OPTIONAL_HEADERS: Final = (ENDPOINT, TRACEBACK, VALUE_OMITTED, KEY_OMITTED, HEADERS_OMITTED)
 """Headers added after ``HEADERS`` only when they apply."""
 
 REPLAY_COUNT: Final = "leadsync.replay.count"
@@ -140,6 +143,8 @@ class Failure:
     """None: the moment the dead letter is reported (a verdict without a call)."""
     traceback: str = ""
     """For ``INTERNAL_ERROR``: where leadsync failed (bounded in the header)."""
+    endpoint: str = ""
+    """The call that failed last (``contracts.noojee.Endpoint``); empty when none was made."""
 
     def __post_init__(self) -> None:
         for name in ("first_failed_at", "failed_at"):
@@ -244,6 +249,8 @@ def _report_headers(report: DeadLetterReport) -> list[tuple[str, bytes]]:
     ]
     if report.traceparent is not None:
         headers.append((TRACEPARENT, _short(report.traceparent)))
+    if failure.endpoint:
+        headers.append((ENDPOINT, _short(failure.endpoint)))
     if failure.traceback:
         # The end of a traceback says where it failed; its start is the event loop.
         tail = failure.traceback[-MAX_TRACEBACK_BYTES:]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +32,9 @@ from contracts.noojee import NO_CHANGE
 from contracts.text import clip
 
 EVENT_TYPE: Final = "lead-change/v1"
+CREATE: Final = "create"
+"""``operation`` of an event that creates its lead (insertLeadFast)."""
+UPDATE: Final = "update"
 SYSTEM_PREFIX: Final = "nj"
 """Noojee's system fields start with it; an event may only set them through their own keys."""
 
@@ -150,6 +153,17 @@ class LeadChange(BaseModel):
     campaign: Campaign | None = Field(
         default=None, description="Overrides the configured fTemplateId/fCampaignId/fAllocationId."
     )
+    operation: Literal["create", "update"] | None = Field(
+        default=None,
+        description="'create': the lead is new and the event is its whole state "
+        "(insertLeadFast; updateLeadFast if the PBX already has it); absent or 'update': "
+        "updateLeadFast.",
+    )
+
+    @property
+    def creates(self) -> bool:
+        """The event creates its lead (insertLeadFast first)."""
+        return self.operation == CREATE
 
     @field_validator("phones")
     @classmethod

@@ -1,4 +1,5 @@
-"""The updateLeadFast call as the vendor documents it (docs/reference/noojee-api.md).
+"""The updateLeadFast and insertLeadFast calls as the vendor documents them
+(docs/reference/noojee-api.md).
 
 The response codes are the vendor's, spelling included (``INVALID_DISPOSTION``):
 dead-letter headers carry these names, so operators can search the vendor docs
@@ -10,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+from typing import ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +20,21 @@ NO_CHANGE = "<No Change>"
 """Keeps a field's current value in the dialler (angle brackets included)."""
 
 UPDATE_LEAD_FAST_PATH = "/servicemanager/rest/CampaignAPI/updateLeadFast"
+INSERT_LEAD_FAST_PATH = "/servicemanager/rest/CampaignAPI/insertLeadFast"
+ALLOW_DUPLICATES: Final = "allowDuplicates"
+"""insertLeadFast's query parameter: ``true`` skips the duplicate-phone check (105)."""
+
+
+class Endpoint(StrEnum):
+    """The two calls leadsync makes; the value is the vendor's name, as headers show it."""
+
+    UPDATE = "updateLeadFast"
+    INSERT = "insertLeadFast"
+
+    @property
+    def path(self) -> str:
+        return UPDATE_LEAD_FAST_PATH if self is Endpoint.UPDATE else INSERT_LEAD_FAST_PATH
+
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 """``json.dumps`` with these options builds a new encoder on every call: one serves all."""
@@ -30,6 +47,12 @@ def encode_body(body: Mapping[str, str | int]) -> bytes:
     surrogate), which the request builder turns into a ``RequestError``.
     """
     return _ENCODER.encode(body if type(body) is dict else dict(body)).encode()
+
+
+def encode_insert_body(body: Mapping[str, str | int]) -> bytes:
+    """insertLeadFast's body: a JSON array holding the one lead object (**assumption**:
+    the vendor shows arrays of leads, and one answer cannot speak for several)."""
+    return _ENCODER.encode([body if type(body) is dict else dict(body)]).encode()
 
 
 class NoojeeCode(IntEnum):
@@ -68,6 +91,8 @@ class UpdateLeadFast:
     object of lead fields.
     """
 
+    endpoint: ClassVar[Endpoint] = Endpoint.UPDATE
+
     lead_id: str
     query: Mapping[str, str]
     body: Mapping[str, str | int]
@@ -77,3 +102,25 @@ class UpdateLeadFast:
     def __post_init__(self) -> None:
         if not self.payload:
             object.__setattr__(self, "payload", encode_body(self.body))
+
+
+@dataclass(frozen=True, slots=True)
+class InsertLeadFast:
+    """One insertLeadFast call, ready to send: like ``UpdateLeadFast``, but ``body`` is
+    the new lead's whole state (no ``<No Change>``) and the payload wraps it in an array."""
+
+    endpoint: ClassVar[Endpoint] = Endpoint.INSERT
+
+    lead_id: str
+    query: Mapping[str, str]
+    body: Mapping[str, str | int]
+    payload: bytes = b""
+    """``[body]`` as it goes on the wire (``encode_insert_body``); encoded when not given."""
+
+    def __post_init__(self) -> None:
+        if not self.payload:
+            object.__setattr__(self, "payload", encode_insert_body(self.body))
+
+
+LeadCall = UpdateLeadFast | InsertLeadFast
+"""Either call: both go through the same client, throttle, breaker and retries."""

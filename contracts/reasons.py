@@ -10,7 +10,8 @@ Everything that needs one of these reads it here, so a new code is one row:
 - ``consumer.pbx.outcomes.classify``: the handling and the message of a code;
 - ``consumer.deadletters.tools.advice``: meaning, fix, whether a replay helps;
 - ``consumer.sandbox.simulator``: the HTTP status of each code it answers;
-- docs/operations.md: the runbook's reason table (a test compares the two).
+- docs/operations.md: the runbook's reason table (a test compares the two);
+- ``contracts.insert_reasons``: a refused insert's own sentence and advice, where they differ.
 
 Importing this module fails if a ``NoojeeCode`` or a ``DeadLetterReason`` has no row.
 """
@@ -55,9 +56,6 @@ class Reason:
     """The HTTP status the PBX answers this code with."""
 
 
-_RESEND: Final = (
-    "Replaying the same bytes fails again: have the CRM send a corrected event instead."
-)
 _C = NoojeeCode
 _R = Handling
 
@@ -82,7 +80,8 @@ _CODE_ROWS = (
         "The PBX has no lead with this njExternalLeadId: create the lead in the campaign or "
         "fix the CRM id, then replay.",
         "The PBX has no lead with this njExternalLeadId in the campaign.",
-        "Create (import) the lead in the campaign, or correct the lead id in the CRM.",
+        "Create the lead in the campaign, or correct the CRM's id. LEADSYNC_CREATE_MISSING=true "
+        "inserts it from an event with a phone and no '<No Change>' (the message says why not).",
     ),
     _code(
         _C.NO_PHONE_FIELDS,
@@ -131,8 +130,8 @@ _CODE_ROWS = (
         "The lead was never dialled, so its disposition cannot be '<No Change>': have the CRM "
         "send the change with a real disposition (a replay of this event as-is fails again).",
         "The lead was never dialled, so its disposition cannot be '<No Change>'.",
-        "Have the CRM send the change with a real disposition. " + _RESEND,
-        False,
+        "Set LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION to an action-free disposition (such updates "
+        "are then resent with it) and replay, or have the CRM send a real disposition.",
     ),
     _code(
         _C.IMPORT_BUT_NOCHANGE_SPECIFIED,
@@ -186,7 +185,8 @@ _LEADSYNC_ROWS = (
         "The record is not a valid lead-change event: the message names the field.",
         "The record is not a valid lead-change event (not UTF-8, not JSON, or a field breaks "
         "the schema: the message names it).",
-        "Fix the producer (`leadsync schema` prints the contract). " + _RESEND,
+        "Fix the producer (`leadsync schema` prints the contract). Replaying the same bytes "
+        "fails again: have the CRM send a corrected event instead.",
         False,
     ),
     Reason(

@@ -6,6 +6,7 @@ model: plain dict building, no pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -46,7 +47,9 @@ class RequestDefaults:
     timezone: ZoneInfo
     """The PBX's local zone: ``njCallBackDate`` carries no offset."""
     phone_fields: tuple[str, ...]
-    """The campaign's phone fields; each is sent on every call (``<No Change>`` if not given)."""
+    """The campaign's phone fields; each is sent on every update (``<No Change>`` if not given)."""
+    allow_duplicates: bool = False
+    """insertLeadFast's ``allowDuplicates`` (``LEADSYNC_NOOJEE_ALLOW_DUPLICATES``)."""
 
     def __post_init__(self) -> None:
         if not self.phone_fields:
@@ -56,28 +59,42 @@ class RequestDefaults:
 
 def build_update_lead_fast(event: LeadChange, defaults: RequestDefaults) -> UpdateLeadFast:
     """The call that applies ``event``, or ``RequestError`` naming what is missing or clashes."""
-    query = _query(event, defaults)
+    query = campaign_query(event, defaults)
     body: dict[str, str | int] = {
         "njExternalLeadId": event.lead_id,
         "njDisposition": event.disposition or NO_CHANGE,
     }
+    add_schedule(body, event, defaults)
+    phone_names = _add_phones(body, event, defaults.phone_fields)
+    if event.fields:
+        add_fields(body, event, phone_names)
+    payload = encoded(event, body, encode_body)
+    return UpdateLeadFast(lead_id=event.lead_id, query=query, body=body, payload=payload)
+
+
+def add_schedule(body: dict[str, str | int], event: LeadChange, defaults: RequestDefaults) -> None:
+    """``njCallBackDate``, ``njPriority`` and ``njContactHours``, those the event gives."""
     if event.callback_at is not None:
         body["njCallBackDate"] = callback_date(event.callback_at, defaults.timezone)
     if event.priority is not None:
         body["njPriority"] = event.priority
     if event.contact_hours is not None:
         body["njContactHours"] = event.contact_hours
-    phone_names = _add_phones(body, event, defaults.phone_fields)
-    if event.fields:
-        _add_fields(body, event, phone_names)
+
+
+def encoded(
+    event: LeadChange,
+    body: dict[str, str | int],
+    encode: Callable[[dict[str, str | int]], bytes],
+) -> bytes:
+    """``encode(body)``, or ``RequestError`` for text no UTF-8 encoder can send."""
     try:
-        payload = encode_body(body)
+        return encode(body)
     except UnicodeEncodeError as exc:
         raise RequestError(
             f"lead {event.lead_id!r} holds text that is not valid Unicode (a lone surrogate "
             f"at character {exc.start} of the body), which cannot be sent"
         ) from None
-    return UpdateLeadFast(lead_id=event.lead_id, query=query, body=body, payload=payload)
 
 
 def callback_date(when: datetime, timezone: ZoneInfo) -> str:
@@ -91,7 +108,8 @@ def callback_date(when: datetime, timezone: ZoneInfo) -> str:
     return f"{local.year:04d}/{local.month:02d}/{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
 
-def _query(event: LeadChange, defaults: RequestDefaults) -> dict[str, str]:
+def campaign_query(event: LeadChange, defaults: RequestDefaults) -> dict[str, str]:
+    """``fTemplateId``, ``fCampaignId``, ``fAllocationId``: the event's, else the defaults."""
     query: dict[str, str] = {}
     for parameter, key, variable in _CAMPAIGN_IDS:
         value = getattr(event.campaign, key, None) if event.campaign is not None else None
@@ -121,7 +139,8 @@ def _add_phones(
     return set(spelling)
 
 
-def _add_fields(body: dict[str, str | int], event: LeadChange, phone_names: set[str]) -> None:
+def add_fields(body: dict[str, str | int], event: LeadChange, phone_names: set[str]) -> None:
+    """The event's data fields; ``phone_names`` (``phone_key`` spelling) may not be among them."""
     for name, value in (event.fields or {}).items():
         if name[: len(SYSTEM_PREFIX)].lower() == SYSTEM_PREFIX:
             raise RequestError(

@@ -29,11 +29,13 @@ from consumer.pbx.outcomes import (
     Unavailable,
 )
 from contracts.deadletter import DeadLetterReason, Failure
-from contracts.noojee import UpdateLeadFast
+from contracts.noojee import LeadCall
 
 
 class Sender(Protocol):
-    async def update_lead_fast(self, request: UpdateLeadFast) -> CallResult: ...
+    async def send(self, request: LeadCall) -> CallResult:
+        """One call to the endpoint the request names (update or insert)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ class Delivery:
     monotonic: Callable[[], float] = time.monotonic
 
     async def deliver(
-        self, prepare: Callable[[bool], UpdateLeadFast | None], stop: asyncio.Event
+        self, prepare: Callable[[bool], LeadCall | None], stop: asyncio.Event
     ) -> Delivered | Failure | None:
         """Send until applied (``Delivered``) or set aside (the ``Failure`` a dead letter carries).
 
@@ -151,7 +153,7 @@ class Delivery:
 
     async def _attempt(
         self,
-        prepare: Callable[[bool], UpdateLeadFast | None],
+        prepare: Callable[[bool], LeadCall | None],
         stop: asyncio.Event,
         *,
         grow: bool,
@@ -178,7 +180,7 @@ class Delivery:
                 request = prepare(grow)
                 if request is None:
                     return None, slot.waited_s, outage_waited, probe
-                result = await self.sender.update_lead_fast(request)
+                result = await self.sender.send(request)
             outcome = result.outcome
             if isinstance(outcome, Unavailable):
                 self.breaker.unavailable(probe, outcome.reason)

@@ -6,6 +6,11 @@ already stale. Consecutive events merge, last write wins per field, but a group
 never spans a change of disposition: every disposition the CRM set still
 reaches the PBX, in order, so its configured actions still run. Nor does a group
 span a change of campaign (the call goes to one campaign).
+
+A create only ever heads a group: the updates after it merge into it, and the
+group is one insert carrying the newest state (a ``<No Change>`` of a later
+update keeps what the create set, and where the create set nothing there is
+nothing to keep: the field is left out). An update never takes a create in.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ def group_disposition(events: Sequence[LeadChange]) -> str | None:
 
 def can_join(group: Sequence[LeadChange], event: LeadChange) -> bool:
     """Whether ``event`` may merge into ``group`` (same lead, in offset order)."""
-    if event.campaign != group[0].campaign:
+    if event.campaign != group[0].campaign or event.creates:
         return False
     if event.disposition is None:
         return True
@@ -55,12 +60,30 @@ def merge(events: Sequence[LeadChange]) -> LeadChange:
     fields = _merged([event.fields for event in events], _exact)
     if fields is not None:
         update["fields"] = fields
+    if events[0].creates:
+        update["operation"] = events[0].operation
+        _drop_unknown(update, events[0])
     # The merged call stands for the last event: its id and time identify it.
     return last.model_copy(update=update)
 
 
 def _exact(name: str) -> str:
     return name
+
+
+def _drop_unknown(update: dict[str, Any], create: LeadChange) -> None:
+    """Leaves out the ``<No Change>`` values a create's later updates brought in where the
+    create itself set nothing: a new lead has no value to keep (the create's own are sent
+    as given, and the PBX answers 108 for them as it would for the create alone)."""
+    for name, key in (("phones", phone_key), ("fields", _exact)):
+        given = {key(field) for field in getattr(create, name) or {}}
+        values = update.get(name)
+        if values is not None:
+            update[name] = {
+                field: value
+                for field, value in values.items()
+                if value != NO_CHANGE or key(field) in given
+            }
 
 
 def _merged(

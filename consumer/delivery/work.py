@@ -18,7 +18,7 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts.deadletter import Failure
 from contracts.events import LeadChange
-from contracts.noojee import UpdateLeadFast
+from contracts.noojee import LeadCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,9 @@ class Ready:
     """A record that became an event and its call."""
 
     event: LeadChange
-    request: UpdateLeadFast
-    """The call for this event alone (a merge with later events builds its own)."""
+    request: LeadCall
+    """The first call for this event alone: an insert for a create, else an update (a merge
+    with later events, or a fallback, builds its own)."""
 
 
 class Claim(Protocol):

@@ -21,16 +21,19 @@ from dataclasses import dataclass
 from opentelemetry.trace import Span
 
 from consumer.deadletters.writer import DeadLetterWriter
-from consumer.delivery.attempts import Delivered, Delivery
+from consumer.delivery.attempts import Delivered
 from consumer.delivery.coalesce import can_join, merge
 from consumer.delivery.internal_errors import InternalErrors
+from consumer.delivery.router import Router
+from consumer.delivery.routes import Route, first_route
 from consumer.delivery.work import Work
 from consumer.errors import CredentialsRefused
 from consumer.observability.counts import Counts
 from consumer.observability.telemetry import Telemetry
 from contracts.deadletter import DeadLetterReason, Failure
-from contracts.noojee import UpdateLeadFast
-from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
+from contracts.insert import not_insertable
+from contracts.noojee import LeadCall
+from contracts.request import RequestDefaults, RequestError
 from contracts.text import describe_error
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,8 @@ def event_time_s(work: Work) -> float:
 
 @dataclass(slots=True)
 class LaneWorker:
-    delivery: Delivery
+    router: Router
+    """Sends an item's calls: its first route, then the fallbacks (``routes``)."""
     dead_letters: DeadLetterWriter
     defaults: RequestDefaults
     counts: Counts
@@ -79,12 +83,13 @@ class LaneWorker:
 
     async def _apply(self, group: list[Work], waiting: deque[Work], span: Span) -> None:
         partition = group[0].partition
+        first = first_route(group[0].event)
         begun = False
-        merged: tuple[int, UpdateLeadFast] | None = None
+        built: tuple[int, Route, LeadCall] | None = None
         with ExitStack() as settled:
 
-            def prepare(grow: bool) -> UpdateLeadFast | None:
-                nonlocal begun, merged
+            def prepare(grow: bool, route: Route) -> LeadCall | None:
+                nonlocal begun, built
                 if grow and self.coalesce and partition.taking:
                     self._absorb(group, waiting)
                 if not partition.begin(group[-1].offset):
@@ -92,19 +97,28 @@ class LaneWorker:
                 if not begun:  # from the first call on the wire until the item is settled
                     begun = True
                     settled.enter_context(partition.sending())
-                if len(group) == 1:
+                if len(group) == 1 and route is first:
                     return group[0].ready.request if group[0].ready else None
-                if merged is None or merged[0] != len(group):
-                    merged = (len(group), self._merged_request(group, waiting))
-                return merged[1]
+                if built is None or built[:2] != (len(group), route):
+                    built = (len(group), route, self._call(group, waiting, route))
+                return built[2]
 
-            await self._deliver(group, prepare, span)
+            await self._deliver(group, prepare, first, span)
 
     async def _deliver(
-        self, group: list[Work], prepare: Callable[[bool], UpdateLeadFast | None], span: Span
+        self,
+        group: list[Work],
+        prepare: Callable[[bool, Route], LeadCall | None],
+        first: Route,
+        span: Span,
     ) -> None:
         try:
-            result = await self.delivery.deliver(prepare, group[0].partition.stop)
+            result = await self.router.deliver(
+                prepare,
+                first,
+                group[0].partition.stop,
+                lambda: not_insertable(merge([w.event for w in group])),
+            )
         except CredentialsRefused as exc:
             self.fail(exc)
             return
@@ -124,21 +138,20 @@ class LaneWorker:
             # be inspected and replayed on its own.
             await self._dead_letter_all(group, result, span)
 
-    def _merged_request(self, group: list[Work], waiting: deque[Work]) -> UpdateLeadFast:
-        """The call for ``group`` merged; items it cannot carry go back to the lane.
+    def _call(self, group: list[Work], waiting: deque[Work], route: Route) -> LeadCall:
+        """The call of ``route`` for ``group`` merged; items it cannot carry go back to the lane.
 
         Each event alone became a call at intake, so the head alone always does; a
         merge that cannot (a field of one clashes with a phone of another) gives back
         its latest items until it can, so no valid event fails for another's sake.
         """
+        fallbacks, defaults = self.router.fallbacks, self.defaults
         while len(group) > 1:
             try:
-                return build_update_lead_fast(merge([w.event for w in group]), self.defaults)
+                return fallbacks.call_for(route, merge([w.event for w in group]), defaults)
             except RequestError:
                 waiting.appendleft(group.pop())
-        ready = group[0].ready
-        assert ready is not None  # only ready items are merged
-        return ready.request
+        return fallbacks.call_for(route, group[0].event, defaults)
 
     def _merged_span(self, item: Work, carrier: Span) -> AbstractContextManager[Span]:
         """The span of an event that rode on ``carrier``'s call (its own trace)."""

@@ -4,7 +4,7 @@ Decoding, validation, mapping and building the call, through encoding its
 body, run here and nowhere else, so whatever a producer sends ends in one of
 three ways, never in an exception that reaches the intake loop::
 
-    Ready    the event and its call, body encoded   → its lead's lane
+    Ready    the event and its first call (an insert for a create), body encoded → its lane
     Skip     nothing to apply (a tombstone, a no-op) → done at once
     Failure  why it cannot be applied as sent        → dead letter
 
@@ -26,6 +26,7 @@ from consumer.delivery.work import Ready
 from contracts.deadletter import DeadLetterReason, Failure
 from contracts.events import InvalidEvent
 from contracts.formats import DecoderConfig, Skip, decode_record
+from contracts.insert import build_insert_lead_fast
 from contracts.request import RequestDefaults, RequestError, build_update_lead_fast
 from contracts.text import clip, describe_error
 
@@ -54,7 +55,8 @@ class RecordPreparer:
         if isinstance(event, Skip):
             return event
         try:
-            return Ready(event, build_update_lead_fast(event, self._defaults))
+            build = build_insert_lead_fast if event.creates else build_update_lead_fast
+            return Ready(event, build(event, self._defaults))
         except RequestError as exc:
             return Failure(DeadLetterReason.INVALID_REQUEST, str(exc))
         except Exception as exc:  # noqa: BLE001

@@ -31,6 +31,7 @@ from consumer.observability.gauges import Gauges, Lag
 from consumer.observability.tracing import Redact, noojee_code, outcome_name, outcome_reason
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Outcome
+from contracts.noojee import Endpoint
 
 T = TypeVar("T")
 
@@ -60,6 +61,8 @@ class Metrics:
         self._events = _Tally()
         self._retries = _Tally()
         self._calls = _Tally()
+        self._inserts = _Tally()
+        self._fallbacks = _Tally()
         # (outcome type, code, reason) -> the call's label set; bounded like the labels.
         self._call_keys: dict[tuple[type[Outcome], int | None, str], _LabelSet] = {}
         self._applied_event: _LabelSet = (("outcome", APPLIED),)
@@ -82,12 +85,28 @@ class Metrics:
             "leadsync.noojee.calls",
             [self._calls.observe],
             unit="{call}",
-            description="updateLeadFast calls, by Noojee code, outcome and reason.",
+            description="Calls to the PBX (updateLeadFast and insertLeadFast), by Noojee "
+            "code, outcome and reason.",
+        )
+        meter.create_observable_counter(
+            "leadsync.noojee.inserts",
+            [self._inserts.observe],
+            unit="{call}",
+            description="insertLeadFast calls (also counted in leadsync.noojee.calls), by "
+            "Noojee code, outcome and reason.",
+        )
+        meter.create_observable_counter(
+            "leadsync.fallbacks",
+            [self._fallbacks.observe],
+            unit="{call}",
+            description="Calls made because the PBX refused the one before: update_existing "
+            "(an insert answered 112), create_missing (an update answered 101), "
+            "undialled_resend (an update answered 107).",
         )
         self._call_duration = meter.create_histogram(
             "leadsync.noojee.call.duration",
             unit="s",
-            description="Duration of one updateLeadFast call, by outcome.",
+            description="Duration of one call to the PBX, by outcome.",
             explicit_bucket_boundaries_advisory=CALL_BUCKETS_S,
         )
         self._throttle_wait = meter.create_histogram(
@@ -126,6 +145,10 @@ class Metrics:
     def dead_letter_omitted(self) -> None:
         self._omitted.add(())
 
+    def fallback_taken(self, route: str) -> None:
+        """A fallback route was taken (``consumer.delivery.routes.Route``'s value)."""
+        self._fallbacks.add((("fallback", self._label(route)),))
+
     def retry_scheduled(self, reason: str) -> None:
         self._retries.add((("reason", self._label(reason)),))
 
@@ -133,6 +156,8 @@ class Metrics:
         outcome = result.outcome
         labels = self._applied_call if type(outcome) is Applied else self._call_labels(outcome)
         self._calls.add(labels)
+        if result.endpoint is Endpoint.INSERT:
+            self._inserts.add(labels)
         name = labels[1][1]
         attributes = self._durations.get(name)
         if attributes is None:

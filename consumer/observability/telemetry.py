@@ -188,7 +188,7 @@ class Telemetry:
             return
         end = time_ns()
         span = self._tracer.start_span(
-            tracing.CALL_SPAN_NAME,
+            tracing.CALL_SPAN_NAMES[result.endpoint],
             kind=SpanKind.CLIENT,
             attributes=tracing.call_attributes(result, attempt, waited_s, self._redact),
             start_time=end - int(result.duration_s * 1e9),

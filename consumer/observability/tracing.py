@@ -25,12 +25,14 @@ from opentelemetry.util.types import AttributeValue
 
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Outcome, Retry, Unavailable
-from contracts.noojee import UPDATE_LEAD_FAST_PATH
+from contracts.noojee import UPDATE_LEAD_FAST_PATH, Endpoint
 
 MESSAGING_SYSTEM = "kafka"
 PROCESS = "process"
 HTTP_METHOD = "POST"
 CALL_SPAN_NAME = f"{HTTP_METHOD} {UPDATE_LEAD_FAST_PATH}"
+CALL_SPAN_NAMES = {endpoint: f"{HTTP_METHOD} {endpoint.path}" for endpoint in Endpoint}
+"""The CLIENT span's name per endpoint (``CALL_SPAN_NAME`` is the update's)."""
 RETRY_EVENT = "retry"
 OK_REASON = "OK"
 
@@ -136,7 +138,7 @@ def call_attributes(
     attributes: Attributes = {
         "http.request.method": HTTP_METHOD,
         "url.full": url,
-        "url.template": UPDATE_LEAD_FAST_PATH,
+        "url.template": result.endpoint.path,
         "leadsync.attempt": attempt,
         "leadsync.throttle.wait_s": waited_s,
     }

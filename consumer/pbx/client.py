@@ -1,4 +1,5 @@
-"""The aiohttp client for ``updateLeadFast``: one session, one call, one outcome.
+"""The aiohttp client for ``updateLeadFast`` and ``insertLeadFast``: one session, one
+call, one outcome.
 
 It never raises for an HTTP status or a transport failure: every call returns a
 ``CallResult`` whose outcome ``classify`` decided. Only cancellation (and using
@@ -21,7 +22,7 @@ from yarl import URL
 from consumer.pbx.outcomes import Outcome, classify, with_body_redacted
 from consumer.pbx.redact import API_KEY_PARAM, redact_text, redacted_url
 from consumer.pbx.transport import TransportError, map_transport_error
-from contracts.noojee import UPDATE_LEAD_FAST_PATH, UpdateLeadFast
+from contracts.noojee import UPDATE_LEAD_FAST_PATH, Endpoint, LeadCall, UpdateLeadFast
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _URL_CACHE_LIMIT = 1024
@@ -37,12 +38,13 @@ class CallResult:
     http_status: int | None
     duration_s: float
     url: str
+    endpoint: Endpoint = Endpoint.UPDATE
     error: TransportError | None = None
     """What failed when no HTTP answer came (``leadsync check`` names it)."""
 
 
 class NoojeeClient:
-    """``updateLeadFast`` over one keep-alive ``aiohttp.ClientSession``.
+    """Both endpoints over one keep-alive ``aiohttp.ClientSession`` (``send``).
 
     Concurrency must be bounded by the caller (the throttle) at or below
     ``max_connections``: the connect timeout also counts time spent waiting for
@@ -53,7 +55,7 @@ class NoojeeClient:
         "_api_key",
         "_base_url",
         "_connect_timeout_s",
-        "_endpoint",
+        "_endpoints",
         "_max_connections",
         "_request_timeout_s",
         "_session",
@@ -79,10 +81,10 @@ class NoojeeClient:
         self._connect_timeout_s = connect_timeout_s
         self._max_connections = max_connections
         self._ssl_context = ssl_context
-        self._endpoint = URL(self._base_url + UPDATE_LEAD_FAST_PATH)
+        self._endpoints = {each: URL(self._base_url + each.path) for each in Endpoint}
         self._session: aiohttp.ClientSession | None = None
-        # query items -> (URL to send, with the key; URL to show, redacted)
-        self._urls: dict[tuple[tuple[str, str], ...], tuple[URL, str]] = {}
+        # (endpoint, query items) -> (URL to send, with the key; URL to show, redacted)
+        self._urls: dict[tuple[Endpoint, tuple[tuple[str, str], ...]], tuple[URL, str]] = {}
 
     def __repr__(self) -> str:
         shown = redacted_url(self._base_url, UPDATE_LEAD_FAST_PATH, {})
@@ -136,8 +138,18 @@ class NoojeeClient:
     ) -> None:
         await self.close()
 
+    async def send(self, request: LeadCall) -> CallResult:
+        """Send one call to the endpoint it names; every HTTP status and transport failure
+        becomes an outcome."""
+        if isinstance(request, UpdateLeadFast):
+            return await self.update_lead_fast(request)
+        return await self._post(request)
+
     async def update_lead_fast(self, request: UpdateLeadFast) -> CallResult:
         """Send one update; every HTTP status and transport failure becomes an outcome."""
+        return await self._post(request)
+
+    async def _post(self, request: LeadCall) -> CallResult:
         session = self._session
         if session is None:
             raise RuntimeError("NoojeeClient.start() was not awaited")
@@ -158,23 +170,26 @@ class NoojeeClient:
             outcome = with_body_redacted(
                 classify(status, body, retry_after=retry_after), self._redact
             )
-        return CallResult(outcome, status, time.perf_counter() - started, shown, error)
+        return CallResult(
+            outcome, status, time.perf_counter() - started, shown, request.endpoint, error
+        )
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self._api_key.get_secret_value())
 
-    def _url_for(self, request: UpdateLeadFast) -> tuple[URL, str]:
-        key = tuple(request.query.items())
+    def _url_for(self, request: LeadCall) -> tuple[URL, str]:
+        endpoint = request.endpoint
+        key = (endpoint, tuple(request.query.items()))
         cached = self._urls.get(key)
         if cached is None:
             if len(self._urls) >= _URL_CACHE_LIMIT:
                 self._urls.clear()
-            query = dict(key)
+            query = dict(key[1])
             # A stray apiKey in the request must not override (or duplicate) ours.
             for name in [name for name in query if name.lower() == API_KEY_PARAM.lower()]:
                 del query[name]
-            shown = redacted_url(self._base_url, UPDATE_LEAD_FAST_PATH, query)
+            shown = redacted_url(self._base_url, endpoint.path, query)
             query[API_KEY_PARAM] = self._api_key.get_secret_value()
-            cached = (self._endpoint.with_query(query), shown)
+            cached = (self._endpoints[endpoint].with_query(query), shown)
             self._urls[key] = cached
         return cached

@@ -10,6 +10,7 @@ from contracts.formats.detect import DecoderConfig, RecordFormat, decode_record,
 from contracts.formats.mapping import (
     Callback,
     CallbackEncoding,
+    CreatePolicy,
     DebeziumMapping,
     DeletePolicy,
     MappingError,
@@ -21,6 +22,7 @@ from contracts.formats.mapping import (
 __all__ = [
     "Callback",
     "CallbackEncoding",
+    "CreatePolicy",
     "DebeziumMapping",
     "DecoderConfig",
     "DeletePolicy",

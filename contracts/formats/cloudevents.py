@@ -8,7 +8,8 @@ Two content modes, told apart by the ``content-type`` header as the binding says
   ``content-type`` is its ``datacontenttype``.
 
 Attributes map as ``id`` → ``event_id`` and ``time`` → ``occurred_at``; ``data``
-(a JSON object) holds the other lead-change fields. ``data`` may repeat
+(a JSON object) holds the other lead-change fields. A ``type`` among the create
+types makes the event a create (``operation: create``). ``data`` may repeat
 ``event_id``/``occurred_at`` (a native event wrapped whole) only with the same
 value: an envelope and a payload that disagree cannot both be right.
 """
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from contracts import json_text
-from contracts.events import InvalidEvent, LeadChange
+from contracts.events import CREATE, InvalidEvent, LeadChange
 
 SPEC_VERSION: Final = "1.0"
 MEDIA_PREFIX: Final = "application/cloudevents"
@@ -44,9 +45,13 @@ def is_structured(content_type: str | None) -> bool:
 
 
 def decode_structured(
-    document: Any, content_type: str | None, accepted_types: frozenset[str]
+    document: Any,
+    content_type: str | None,
+    accepted_types: frozenset[str],
+    create_types: frozenset[str] = frozenset(),
 ) -> LeadChange:
-    """A structured-mode event, already parsed from JSON."""
+    """A structured-mode event, already parsed from JSON; ``create_types`` are accepted
+    too, as creates."""
     if content_type is not None and _media_type(content_type) != JSON_FORMAT:
         raise InvalidEvent(
             [("content-type", f"event format {content_type!r} is not read; use {JSON_FORMAT}")]
@@ -54,7 +59,7 @@ def decode_structured(
     if not isinstance(document, dict):
         raise InvalidEvent([("", "a structured CloudEvent must be a JSON object")])
     attributes = {key: value for key, value in document.items() if value is not None}
-    problems = _attribute_problems(attributes, accepted_types)
+    problems = _attribute_problems(attributes, accepted_types, create_types)
     if "data" in attributes and "data_base64" in attributes:
         problems.append(("data_base64", "given together with data; the JSON format allows one"))
     if problems:
@@ -64,12 +69,15 @@ def decode_structured(
             raw = base64.b64decode(attributes["data_base64"], validate=True)
         except (binascii.Error, TypeError, ValueError):
             raise InvalidEvent([("data_base64", "is not valid base64")]) from None
-        return _lead_change(attributes, _json_data(raw, "data_base64"))
-    return _lead_change(attributes, attributes.get("data"))
+        return _lead_change(attributes, _json_data(raw, "data_base64"), create_types)
+    return _lead_change(attributes, attributes.get("data"), create_types)
 
 
 def decode_binary(
-    value: bytes | None, headers: Mapping[str, str], accepted_types: frozenset[str]
+    value: bytes | None,
+    headers: Mapping[str, str],
+    accepted_types: frozenset[str],
+    create_types: frozenset[str] = frozenset(),
 ) -> LeadChange:
     """A binary-mode event: ``headers`` are the record's, names lower-cased, values decoded."""
     attributes: dict[str, Any] = {
@@ -79,16 +87,19 @@ def decode_binary(
     }
     if "content-type" in headers:
         attributes["datacontenttype"] = headers["content-type"]
-    problems = _attribute_problems(attributes, accepted_types, prefix=HEADER_PREFIX)
+    problems = _attribute_problems(attributes, accepted_types, create_types, HEADER_PREFIX)
     if problems:
         raise InvalidEvent(problems)
     if value is None:
         raise InvalidEvent([("value", "the CloudEvent has no data (the record has no value)")])
-    return _lead_change(attributes, _json_data(value, "value"))
+    return _lead_change(attributes, _json_data(value, "value"), create_types)
 
 
 def _attribute_problems(
-    attributes: Mapping[str, Any], accepted: frozenset[str], prefix: str = ""
+    attributes: Mapping[str, Any],
+    accepted: frozenset[str],
+    creates: frozenset[str],
+    prefix: str = "",
 ) -> list[tuple[str, str]]:
     problems = [
         (prefix + name, "missing: a required CloudEvents attribute")
@@ -101,11 +112,12 @@ def _attribute_problems(
     if isinstance(version, str) and version and version != SPEC_VERSION:
         problems.append((prefix + "specversion", f"{version!r} is not read; send {SPEC_VERSION}"))
     kind = attributes.get("type")
-    if isinstance(kind, str) and kind and kind not in accepted:
+    if isinstance(kind, str) and kind and kind not in accepted and kind not in creates:
         names = ", ".join(sorted(accepted)) or "(none configured)"
-        problems.append(
-            (prefix + "type", f"{kind!r} is not accepted; LEADSYNC_CLOUDEVENTS_TYPES is {names}")
-        )
+        said = f"{kind!r} is not accepted; LEADSYNC_CLOUDEVENTS_TYPES is {names}"
+        if creates:
+            said += f"; LEADSYNC_CLOUDEVENTS_CREATE_TYPES is {', '.join(sorted(creates))}"
+        problems.append((prefix + "type", said))
     if "time" not in attributes:
         problems.append((prefix + "time", "missing: leadsync needs it as the lead's occurred_at"))
     content_type = attributes.get("datacontenttype")
@@ -114,7 +126,7 @@ def _attribute_problems(
     return problems
 
 
-def _lead_change(attributes: Mapping[str, Any], data: Any) -> LeadChange:
+def _lead_change(attributes: Mapping[str, Any], data: Any, creates: frozenset[str]) -> LeadChange:
     if not isinstance(data, dict):
         found = "no data" if data is None else f"{type(data).__name__} data"
         raise InvalidEvent(
@@ -128,9 +140,20 @@ def _lead_change(attributes: Mapping[str, Any], data: Any) -> LeadChange:
         for key, attribute in _FROM_ENVELOPE.items()
         if key in data and not _same(key, data[key], attributes[attribute])
     ]
+    create = attributes["type"] in creates
+    if create and data.get("operation") not in (None, CREATE):
+        conflicts.append(
+            (
+                "data.operation",
+                f"{data['operation']!r} disagrees with the CloudEvent's type "
+                f"{attributes['type']!r}, a create type (LEADSYNC_CLOUDEVENTS_CREATE_TYPES)",
+            )
+        )
     if conflicts:
         raise InvalidEvent(conflicts)
     event = data | {"event_id": attributes["id"], "occurred_at": attributes["time"]}
+    if create:
+        event["operation"] = CREATE
     try:
         return LeadChange.from_dict(event)
     except InvalidEvent as exc:

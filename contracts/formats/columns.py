@@ -11,7 +11,8 @@ sent, where "changed" is what the event can prove:
 
 What an unchanged column becomes: a phone is sent as ``<No Change>``, anything
 else is left out, so the PBX keeps its value; a disposition the CRM did not
-change is not re-sent (re-sending would run its actions again).
+change is not re-sent (re-sending would run its actions again). A create
+(``create=True``) has no value to keep: a phone it does not hold is left out.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ class RowImage:
         *,
         only_changed: bool,
         side: str = "after",
+        create: bool = False,
     ) -> None:
-        self.row, self.mapping, self.side = row, mapping, side
+        self.row, self.mapping, self.side, self.create = row, mapping, side, create
         self.before: dict[str, Any] | None = before if isinstance(before, dict) else None
         self.only_changed = only_changed
         self.any_change = False
@@ -70,6 +72,10 @@ class RowImage:
         if not self.only_changed or self.before is None or column not in self.before:
             return True
         return bool(self.before[column] != self.row[column])
+
+    def holds(self, column: str) -> bool:
+        """The row has a value in ``column`` (captured, not null, not a placeholder)."""
+        return self.changed(column) and self.row[column] is not None
 
     def value(self, column: str, convert: Callable[[Any], Any]) -> Any:
         try:
@@ -107,6 +113,7 @@ class RowImage:
         phones = {
             name: self.value(column, _phone) if self.changed(column) else NO_CHANGE
             for column, name in mapping.phones.items()
+            if not self.create or self.holds(column)
         }
         fields = {
             name: self.value(column, _field)

@@ -3,8 +3,10 @@
 The record value is the envelope, alone or inside the JsonConverter's schema
 wrapper (``{"schema": {...}, "payload": {...}}``). What each ``op`` becomes::
 
-    c  create         every mapped column of ``after``
-    r  snapshot read  mapping.on_snapshot: apply (as c) | ignore → Skip
+    c  create         every mapped column of ``after``; mapping.on_create: insert (a
+                      create event: insertLeadFast) | update (updateLeadFast)
+    r  snapshot read  mapping.on_snapshot: apply (every column, an update) | create
+                      (as c) | ignore → Skip
     u  update         only the mapped columns whose value changed (columns.py)
     d  delete         mapping.on_delete: ignore → Skip | dead-letter → InvalidEvent
                       | close → the close disposition, lead id from ``before``
@@ -20,9 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from contracts.events import InvalidEvent, LeadChange
+from contracts.events import CREATE, InvalidEvent, LeadChange
 from contracts.formats.columns import RowImage, columns_by_target, integer
-from contracts.formats.mapping import DebeziumMapping, DeletePolicy, SnapshotPolicy
+from contracts.formats.mapping import CreatePolicy, DebeziumMapping, DeletePolicy, SnapshotPolicy
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ID_LIMIT: Final = 200
@@ -66,10 +68,16 @@ def decode_change(change: Mapping[str, Any], mapping: DebeziumMapping) -> LeadCh
         return Skip("snapshot read (op=r) ignored: the mapping's snapshot policy is ignore")
     if op == "d":
         return _deleted(change, source, mapping)
-    row = RowImage(_image(change, "after"), change.get("before"), mapping, only_changed=op == "u")
+    creates = mapping.on_create is CreatePolicy.INSERT and (
+        op == "c" or (op == "r" and mapping.on_snapshot is SnapshotPolicy.CREATE)
+    )
+    after = _image(change, "after")
+    row = RowImage(after, change.get("before"), mapping, only_changed=op == "u", create=creates)
     data = row.lead_change()
     if op == "u" and not row.any_change:
         return Skip("update changed no mapped column")
+    if creates:
+        data["operation"] = CREATE
     return _validated(data | _identity(source, op, data["lead_id"]), mapping, "after")
 
 

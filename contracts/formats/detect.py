@@ -63,6 +63,8 @@ class DecoderConfig:
     """``None``: Debezium records are dead-lettered, saying the mapping file is missing."""
     max_bytes: int = MAX_BYTES
     """A longer value is dead-lettered unread: parsing costs time and memory in its size."""
+    cloudevents_create_types: frozenset[str] = frozenset()
+    """CloudEvents types that create their lead (``LEADSYNC_CLOUDEVENTS_CREATE_TYPES``)."""
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1:
@@ -71,7 +73,9 @@ class DecoderConfig:
             raise ValueError(f"input format {self.input_format!r}: one of {', '.join(FORMATS)}")
         if self.input_format == "debezium" and self.mapping is None:
             raise ValueError("LEADSYNC_INPUT_FORMAT=debezium needs LEADSYNC_MAPPING_FILE")
-        if self.input_format == "cloudevents" and not self.cloudevents_types:
+        if self.input_format == "cloudevents" and not (
+            self.cloudevents_types or self.cloudevents_create_types
+        ):
             raise ValueError("LEADSYNC_INPUT_FORMAT=cloudevents needs LEADSYNC_CLOUDEVENTS_TYPES")
 
 
@@ -173,14 +177,21 @@ def _decode(
             assert value is not None  # _sniff: a null value is a tombstone
             return parse_lead_change(value)
         if kind is RecordFormat.CLOUDEVENTS_BINARY:
-            return cloudevents.decode_binary(value, fields, config.cloudevents_types)
+            return cloudevents.decode_binary(
+                value, fields, config.cloudevents_types, config.cloudevents_create_types
+            )
         if value is None:
             raise InvalidEvent([("value", "the record has no value")])
         if document is _UNPARSED:
             document = _parse(value)
         if kind is RecordFormat.CLOUDEVENTS_STRUCTURED:
             content_type = fields.get("content-type")
-            return cloudevents.decode_structured(document, content_type, config.cloudevents_types)
+            return cloudevents.decode_structured(
+                document,
+                content_type,
+                config.cloudevents_types,
+                config.cloudevents_create_types,
+            )
         if config.mapping is None:
             raise InvalidEvent(
                 [("", "no mapping file: set LEADSYNC_MAPPING_FILE to map the CRM's columns")]

@@ -53,8 +53,17 @@ class DeletePolicy(StrEnum):
 
 class SnapshotPolicy(StrEnum):
     APPLY = "apply"
-    """A snapshot row is sent like a create: every mapped column."""
+    """A snapshot row is sent as an update of every mapped column."""
     IGNORE = "ignore"
+    CREATE = "create"
+    """A snapshot row is a create, as ``op=c`` is (``events.create`` says how it is sent)."""
+
+
+class CreatePolicy(StrEnum):
+    INSERT = "insert"
+    """A created row is a new lead: insertLeadFast, then updateLeadFast if the PBX has it."""
+    UPDATE = "update"
+    """A created row is sent as an update of every mapped column (the PBX already has it)."""
 
 
 CAMPAIGN_KEYS: Final = ("template_id", "campaign_id", "allocation_id")
@@ -87,6 +96,7 @@ class DebeziumMapping:
     """``schema.table`` (or ``table``) the records must come from; ``None`` accepts any."""
     on_delete: DeletePolicy = DeletePolicy.IGNORE
     on_snapshot: SnapshotPolicy = SnapshotPolicy.APPLY
+    on_create: CreatePolicy = CreatePolicy.INSERT
     close_disposition: str | None = None
     unavailable_value: str = UNAVAILABLE_VALUE
 
@@ -142,7 +152,9 @@ class _Reader:
             raise self.fail("columns.lead_id", "missing: name the column holding the lead id")
         events = self.table(document, "events")
         self.known(
-            events, "events", {"delete", "snapshot", "close_disposition", "unavailable_value"}
+            events,
+            "events",
+            {"delete", "snapshot", "create", "close_disposition", "unavailable_value"},
         )
         on_delete = self.choice(events, "events.delete", DeletePolicy, DeletePolicy.IGNORE)
         close = self.optional_text(events, "close_disposition", "events")
@@ -177,6 +189,7 @@ class _Reader:
             on_snapshot=self.choice(
                 events, "events.snapshot", SnapshotPolicy, SnapshotPolicy.APPLY
             ),
+            on_create=self.choice(events, "events.create", CreatePolicy, CreatePolicy.INSERT),
             close_disposition=close,
             unavailable_value=self.optional_text(events, "unavailable_value", "events")
             or UNAVAILABLE_VALUE,

@@ -48,6 +48,7 @@ NOT_IN_CONFIGMAP = {
     "noojee_ca_file": "a path: set only by an overlay for a PBX with a private CA",
     "noojee_client_cert": "a client certificate: set by an overlay that mounts one",
     "noojee_client_key": "a client certificate's key: set by an overlay that mounts one",
+    "noojee_undialled_disposition": "a disposition of the overlay's campaign; unset by default",
 }
 SASL_FIELDS = {
     "kafka_sasl_mechanism",

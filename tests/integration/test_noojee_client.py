@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from consumer.pbx.client import CallResult, NoojeeClient
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
-from contracts.noojee import NO_CHANGE, NoojeeCode, UpdateLeadFast
+from contracts.noojee import NO_CHANGE, Endpoint, InsertLeadFast, NoojeeCode, UpdateLeadFast
 from contracts.reasons import HTTP_STATUS_OF_CODE
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 
@@ -366,3 +366,32 @@ def _texts(outcome: Outcome) -> list[str]:
 
 def _fields(outcome: Outcome) -> Mapping[str, object]:
     return {name: getattr(outcome, name) for name in outcome.__slots__}
+
+
+# --- insertLeadFast: the same client, the same session ---------------------------------
+
+
+async def test_send_posts_an_insert_to_its_own_path_with_allow_duplicates(
+    simulator: StartSimulator,
+) -> None:
+    """'POST .../insertLeadFast with the same fTemplateId, fCampaignId, fAllocationId,
+    apiKey, plus optional allowDuplicates'; the body is an array of one lead."""
+    sim = await simulator(min_service_ms=1, known_leads=frozenset())
+    body: dict[str, str | int] = {"njExternalLeadId": "NEW-1", "FirstPhone": "0383218199"}
+    insert = InsertLeadFast("NEW-1", {**CAMPAIGN, "allowDuplicates": "true"}, body)
+    async with client_for(sim.url) as client:
+        created = await client.send(insert)
+        again = await client.send(insert)
+        updated = await client.send(update("NEW-1"))
+    assert isinstance(created.outcome, Applied)
+    assert created.endpoint is Endpoint.INSERT
+    assert created.url.startswith(f"{sim.url}/servicemanager/rest/CampaignAPI/insertLeadFast?")
+    assert "allowDuplicates=true" in created.url
+    assert "apiKey=REDACTED" in created.url
+    assert isinstance(again.outcome, Permanent)
+    assert again.outcome.code == NoojeeCode.DUPLICATE_EXTERNAL_ID
+    assert isinstance(updated.outcome, Applied)
+    assert updated.endpoint is Endpoint.UPDATE
+    history = sim.state.applied("NEW-1")
+    assert (history[0].endpoint, dict(history[0].body)) == (Endpoint.INSERT, body)
+    assert history[0].query == {**CAMPAIGN, "allowDuplicates": "true"}

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from consumer.sandbox.simulator.state import SimulatorState
-from contracts.noojee import NO_CHANGE, UPDATE_LEAD_FAST_PATH, NoojeeCode
+from contracts.noojee import INSERT_LEAD_FAST_PATH, NO_CHANGE, UPDATE_LEAD_FAST_PATH, NoojeeCode
 from tests.integration.conftest import SIM_API_KEY, StartSimulator
 
 PHONE = "0383218199"
@@ -396,3 +396,92 @@ async def test_leadsync_simulate_runs_as_a_process(http: aiohttp.ClientSession) 
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await process.wait() == 0
+
+
+# --- insertLeadFast ------------------------------------------------------------------
+
+
+async def insert(
+    http: aiohttp.ClientSession, base_url: str, body: object, **query: str
+) -> tuple[int, Any]:
+    """One insertLeadFast call: (HTTP status, JSON body)."""
+    params = {"fTemplateId": "41", "fCampaignId": "41", "fAllocationId": "38", **query}
+    params["apiKey"] = SIM_API_KEY
+    async with http.post(
+        base_url + INSERT_LEAD_FAST_PATH, params=params, data=json.dumps(body)
+    ) as response:
+        return response.status, await response.json()
+
+
+def new(lead_id: str, **fields: Any) -> list[dict[str, Any]]:
+    return [{"njExternalLeadId": lead_id, "FirstPhone": PHONE, **fields}]
+
+
+async def test_insert_answers_the_vendors_codes_and_creates_the_lead(
+    simulator: StartSimulator, http: aiohttp.ClientSession
+) -> None:
+    """'Creating leads': 108 for <No Change>, 102 without a phone, 112 for a known id, 105 for
+    a known phone unless allowDuplicates; a lead created by insert is then known to updates,
+    and /_sim/leads/{id} shows which endpoint each call used."""
+    sim = await simulator(min_service_ms=1, known_leads=frozenset({"OLD"}))
+    answers = [
+        await insert(http, sim.url, new("A", City=NO_CHANGE)),
+        await insert(http, sim.url, [{"njExternalLeadId": "A", "City": "Richmond"}]),
+        await insert(http, sim.url, new("OLD")),
+        await call(http, sim.url, lead("A")),
+        await insert(http, sim.url, new("A", njDisposition="New")),
+        await insert(http, sim.url, new("A")),
+        await insert(http, sim.url, new("B")),
+        await insert(http, sim.url, new("B"), allowDuplicates="true"),
+        await call(http, sim.url, lead("A")),
+        await insert(http, sim.url, [new("C")[0], new("D")[0]]),
+    ]
+    assert [body.get("code") for _, body in answers] == [
+        108,
+        102,
+        112,
+        101,
+        0,
+        112,
+        105,
+        0,
+        0,
+        None,
+    ]
+    assert [status for status, _ in answers][-1] == 400  # one answer cannot speak for two
+    history = await get(http, f"{sim.url}/_sim/leads/A")
+    assert [u["endpoint"] for u in history] == ["insertLeadFast", "updateLeadFast"]
+    assert history[0]["body"] == new("A", njDisposition="New")[0]
+    calls = await get(http, f"{sim.url}/_sim/calls/A")
+    assert [(c["endpoint"], c["code"]) for c in calls] == [
+        ("insertLeadFast", 108),
+        ("insertLeadFast", 102),
+        ("updateLeadFast", 101),
+        ("insertLeadFast", 0),
+        ("insertLeadFast", 112),
+        ("updateLeadFast", 0),
+    ]
+    stats = await get(http, f"{sim.url}/_sim/stats")
+    assert stats["endpoints"] == {
+        "updateLeadFast": {"requests": 2, "applied": 1},
+        "insertLeadFast": {"requests": 8, "applied": 2},
+    }
+
+
+async def test_inserts_and_updates_share_the_slots_the_queue_and_109(
+    simulator: StartSimulator, http: aiohttp.ClientSession
+) -> None:
+    """'Inserts and updates share the PBX's protection: 109 says "too many concurrent
+    insert/update API requests"': one gate of threads / 2 slots for both endpoints."""
+    sim = await simulator(
+        threads=8, min_service_ms=500, queue_timeout_s=0.75, known_leads=frozenset()
+    )
+    inserts = [insert(http, sim.url, new(f"I{i}", FirstPhone=f"04{i:08d}")) for i in range(6)]
+    updates = [call(http, sim.url, lead(f"U{i}")) for i in range(6)]  # unknown: 101 once served
+    mixed = [x for pair in zip(inserts, updates, strict=True) for x in pair]
+    results = await asyncio.gather(*mixed)
+    codes = [body["code"] for _, body in results]
+    assert codes.count(109) == 4
+    stats = sim.state.stats
+    assert (stats.max_concurrency, stats.codes["109"]) == (4, 4)
+    assert stats.endpoint_requests == {"insertLeadFast": 6, "updateLeadFast": 6}

@@ -126,3 +126,70 @@ def test_phone_names_merge_ignoring_case_as_the_request_builder_reads_them() -> 
     assert merged.phones == {"firstphone": "0399990000", "SecondPhone": "0311112222"}
     again = merge([later, event(3, phones={"FIRSTPHONE": "0400000000"})])
     assert again.phones == {"FIRSTPHONE": "0400000000", "SecondPhone": "0311112222"}
+
+
+# --- creates ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "candidate", "joins"),
+    [
+        pytest.param([{"operation": "create"}], {}, True, id="update-joins-a-create"),
+        pytest.param([{}], {"operation": "create"}, False, id="create-never-joins-an-update"),
+        pytest.param(
+            [{"operation": "create"}], {"operation": "create"}, False, id="create-never-joins"
+        ),
+        pytest.param(
+            [{"operation": "create", "disposition": "New"}],
+            {"disposition": "Callback"},
+            False,
+            id="a-disposition-change-still-splits",
+        ),
+    ],
+)
+def test_a_create_only_heads_a_group(
+    group: list[dict[str, Any]], candidate: dict[str, Any], joins: bool
+) -> None:
+    events = [event(i, **values) for i, values in enumerate(group)]
+    assert can_join(events, event(len(group), **candidate)) is joins
+
+
+def test_a_create_and_its_updates_merge_into_one_create_with_the_newest_state() -> None:
+    merged = merge(
+        [
+            event(
+                1,
+                operation="create",
+                phones={"FirstPhone": "0311111111"},
+                fields={"Name": "Jane", "City": "Abbotsford"},
+            ),
+            event(
+                2,
+                phones={"FirstPhone": NO_CHANGE, "SecondPhone": NO_CHANGE},
+                fields={"City": "Richmond", "Notes": NO_CHANGE},
+            ),
+            event(3, disposition="New", phones={"MobilePhone": "0400000000"}),
+        ]
+    )
+    assert merged.creates
+    assert merged.disposition == "New"
+    # '<No Change>' keeps what the create set; where it set nothing, there is nothing to keep.
+    assert merged.phones == {"FirstPhone": "0311111111", "MobilePhone": "0400000000"}
+    assert merged.fields == {"Name": "Jane", "City": "Richmond"}
+    assert merged.event_id == "e3"
+
+
+def test_a_creates_own_no_change_is_kept_for_the_pbx_to_refuse() -> None:
+    merged = merge(
+        [
+            event(1, operation="create", phones={"FirstPhone": "1"}, fields={"City": NO_CHANGE}),
+            event(2, fields={"Name": "Jane"}),
+        ]
+    )
+    assert merged.fields == {"City": NO_CHANGE, "Name": "Jane"}
+
+
+def test_updates_merged_without_a_create_stay_an_update() -> None:
+    merged = merge([event(1, fields={"A": "1"}), event(2, fields={"B": NO_CHANGE})])
+    assert not merged.creates
+    assert merged.fields == {"A": "1", "B": NO_CHANGE}

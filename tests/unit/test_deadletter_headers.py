@@ -209,6 +209,7 @@ def test_the_headers_leadsync_adds_stay_within_16_kib_whatever_they_quote(
         version=name,
         traceparent=name,
         traceback=traceback * 3,
+        endpoint=name,
         value_omitted=10**12,
         key_omitted=10**12,
         headers_omitted=10**6,
@@ -218,6 +219,15 @@ def test_the_headers_leadsync_adds_stay_within_16_kib_whatever_they_quote(
     assert ("x-crm", b"kept as it came" * 1000) in headers
     for _, value in headers:
         value.decode("utf-8")  # every value is valid UTF-8, cut or not
+
+
+def test_a_failed_call_names_its_endpoint_after_the_headers_always_present() -> None:
+    """docs/reference/dead-letter-headers.md: 'leadsync.dlq.endpoint', when a call was made."""
+    failed = dataclasses.replace(REPORT.failure, endpoint="insertLeadFast")
+    headers = dead_letter_headers([], dataclasses.replace(REPORT, failure=failed))
+    assert [name for name, _ in headers] == [*dl.HEADERS, dl.ENDPOINT]
+    assert parse_dead_letter_headers(headers)[dl.ENDPOINT] == "insertLeadFast"
+    assert dl.ENDPOINT not in dict(dead_letter_headers([], REPORT))
 
 
 def test_a_header_name_that_is_not_utf8_travels_escaped() -> None:

@@ -21,7 +21,7 @@ from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
 from contracts.deadletter import DeadLetterReason, Failure
-from contracts.noojee import UpdateLeadFast
+from contracts.noojee import LeadCall, UpdateLeadFast
 
 REQUEST = UpdateLeadFast(
     lead_id="CRM-1",
@@ -62,9 +62,9 @@ class ScriptedSender:
     ) -> None:
         self._outcomes = list(outcomes)
         self._during = during
-        self.calls: list[UpdateLeadFast] = []
+        self.calls: list[LeadCall] = []
 
-    async def update_lead_fast(self, request: UpdateLeadFast) -> CallResult:
+    async def send(self, request: LeadCall) -> CallResult:
         self.calls.append(request)
         outcome = self._outcomes[len(self.calls) - 1]
         self._during(outcome)

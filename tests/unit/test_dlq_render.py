@@ -164,6 +164,17 @@ def test_show_prints_headers_event_and_what_to_do() -> None:
     assert ["crm.source", "outbox"] in doc["headers"]
 
 
+def test_show_names_the_call_that_failed() -> None:
+    """leadsync.dlq.endpoint: which PBX call failed last (docs/creating-leads.md)."""
+    plain = show_text(
+        Shown("t.dlq", 0, 1, None, b"k", json.dumps(EVENT).encode(), tuple(headers()))
+    )
+    assert "call         " not in plain
+    raw = [*headers(), ("leadsync.dlq.endpoint", b"insertLeadFast")]
+    text = show_text(Shown("t.dlq", 0, 1, None, b"k", json.dumps(EVENT).encode(), tuple(raw)))
+    assert "call         insertLeadFast (the PBX call that failed last)" in text
+
+
 def test_show_explains_an_invalid_event_and_advises_against_replay() -> None:
     raw = headers("INVALID_EVENT", None)
     shown = Shown("t.dlq", 1, 2, None, None, b"\xffnot json", tuple(raw))

@@ -243,3 +243,52 @@ def test_binary_attributes_come_from_headers_only() -> None:
     value, headers = fixture("binary.json")
     value["specversion"] = "1.0"
     assert paths(rejection(value, headers)) == ["data.specversion"]
+
+
+# --- creates: LEADSYNC_CLOUDEVENTS_CREATE_TYPES ---------------------------------------
+
+CREATES = frozenset({"lead.created"})
+
+
+def decode_with_creates(value: Any, headers: Headers) -> LeadChange:
+    raw = json.dumps(value).encode() if value is not None else None
+    event = decode_record(
+        raw, headers, DecoderConfig("auto", TYPES, cloudevents_create_types=CREATES)
+    )
+    assert isinstance(event, LeadChange)
+    return event
+
+
+@pytest.mark.parametrize("name", ["structured.json", "binary.json"])
+def test_a_create_type_makes_a_create(name: str) -> None:
+    value, headers = fixture(name)
+    assert not decode_with_creates(value, headers).creates
+    if name == "binary.json":
+        headers = [(k, b"lead.created" if k == "ce_type" else v) for k, v in headers]
+    else:
+        value["type"] = "lead.created"
+    created = decode_with_creates(value, headers)
+    assert created.creates
+    assert created.model_dump(exclude={"operation"}) == decode(*fixture(name)).model_dump(
+        exclude={"operation"}
+    )
+
+
+def test_data_may_say_create_but_not_contradict_a_create_type() -> None:
+    value, headers = fixture("structured.json")
+    value["data"]["operation"] = "create"
+    assert decode_with_creates(value, headers).creates  # a wrapped native create
+    value["type"] = "lead.created"
+    value["data"]["operation"] = "update"
+    with pytest.raises(InvalidEvent) as caught:
+        decode_with_creates(value, headers)
+    assert caught.value.errors[1][0] == "data.operation"
+    assert "LEADSYNC_CLOUDEVENTS_CREATE_TYPES" in caught.value.errors[1][1]
+
+
+def test_a_rejected_type_names_the_create_types_too() -> None:
+    value, headers = fixture("structured.json")
+    value["type"] = "lead.deleted"
+    with pytest.raises(InvalidEvent) as caught:
+        decode_with_creates(value, headers)
+    assert caught.value.errors[1][1].endswith("; LEADSYNC_CLOUDEVENTS_CREATE_TYPES is lead.created")

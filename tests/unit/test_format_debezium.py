@@ -73,9 +73,11 @@ CREATED = {
     "disposition": "New",
     "priority": 10,
     "contact_hours": "Australia/Melbourne",
-    "phones": {"FirstPhone": "0383218199", "SecondPhone": NO_CHANGE},
+    # A create is a new lead: a phone column it leaves null is left out (no value to keep).
+    "phones": {"FirstPhone": "0383218199"},
     "fields": {"Name": "Jane Smith", "City": "Abbotsford", "Notes": "Met at the expo"},
     "campaign": {"campaign_id": 41},
+    "operation": "create",
 }
 
 
@@ -153,6 +155,37 @@ def test_snapshot_reads_apply_by_default(name: str) -> None:
     assert event.occurred_at == datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
     assert event.disposition == "New"
     assert event.fields == CREATED["fields"]
+
+
+@pytest.mark.parametrize("name", ["snapshot.schema.json", "snapshot.plain.json"])
+def test_snapshot_reads_are_updates_unless_the_mapping_says_they_are_creates(name: str) -> None:
+    applied = change(name)
+    assert not applied.creates
+    assert applied.phones is not None
+    assert applied.phones["SecondPhone"] == NO_CHANGE
+    created = decode(fixture(name)["value"], with_mapping(snapshot="create"))
+    assert isinstance(created, LeadChange)
+    assert created.creates
+    # A null phone: nothing to keep on a new lead, so it is left out.
+    assert created.phones == {"FirstPhone": applied.phones["FirstPhone"]}
+    assert created.model_dump(exclude={"operation", "phones"}) == applied.model_dump(
+        exclude={"operation", "phones"}
+    )
+
+
+def test_creates_can_be_sent_as_updates() -> None:
+    """events.create = "update": the PBX already holds the CRM's rows (as before creates)."""
+    mapping = with_mapping(create="update", snapshot="create")
+    for name in ("create.plain.json", "snapshot.plain.json"):
+        event = decode(fixture(name)["value"], mapping)
+        assert isinstance(event, LeadChange)
+        assert not event.creates
+        assert event.phones is not None
+        assert event.phones["SecondPhone"] == NO_CHANGE
+
+
+def test_an_update_is_never_a_create() -> None:
+    assert not change("update.plain.json").creates
 
 
 def test_snapshot_reads_can_be_ignored() -> None:
@@ -301,7 +334,7 @@ def test_a_bad_column_value_names_the_column(column: str, stored: Any, needle: s
     ("column", "stored", "sent"),
     [
         pytest.param("mobile", 383218199, ("phones", "FirstPhone", "383218199"), id="int-phone"),
-        pytest.param("mobile", None, ("phones", "FirstPhone", NO_CHANGE), id="null-phone"),
+        pytest.param("mobile", None, ("phones", "FirstPhone", None), id="null-phone"),
         pytest.param("city", None, ("fields", "City", ""), id="null-field"),
         pytest.param("city", 3067, ("fields", "City", "3067"), id="int-field"),
         pytest.param("city", False, ("fields", "City", "false"), id="bool-field"),
@@ -317,7 +350,7 @@ def test_column_values_are_converted(column: str, stored: Any, sent: tuple[str, 
     assert isinstance(event, LeadChange)
     key, name, expected = sent
     got = getattr(event, key)
-    assert (got[name] if name else got) == expected
+    assert ((got or {}).get(name) if name else got) == expected
 
 
 def test_records_from_another_table_are_rejected() -> None:

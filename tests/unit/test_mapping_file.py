@@ -9,6 +9,7 @@ import pytest
 
 from contracts.formats import (
     CallbackEncoding,
+    CreatePolicy,
     DeletePolicy,
     MappingError,
     SnapshotPolicy,
@@ -50,6 +51,7 @@ def test_only_the_lead_id_column_is_required_and_defaults_are_the_issues() -> No
     assert not mapping.campaign
     assert mapping.on_delete is DeletePolicy.IGNORE
     assert mapping.on_snapshot is SnapshotPolicy.APPLY
+    assert mapping.on_create is CreatePolicy.INSERT
     assert mapping.unavailable_value == UNAVAILABLE_VALUE
 
 
@@ -60,6 +62,11 @@ def test_policies_and_the_close_disposition() -> None:
     assert mapping.on_delete is DeletePolicy.CLOSE
     assert mapping.close_disposition == "Deleted"
     assert mapping.on_snapshot is SnapshotPolicy.IGNORE
+    created = parse_mapping(MINIMAL + '[events]\ncreate = "update"\nsnapshot = "create"\n')
+    assert created.on_create is CreatePolicy.UPDATE
+    assert created.on_snapshot is SnapshotPolicy.CREATE
+    with pytest.raises(MappingError, match=r"events\.create: must be one of insert, update"):
+        parse_mapping(MINIMAL + '[events]\ncreate = "upsert"\n')
 
 
 @pytest.mark.parametrize(
@@ -197,7 +204,7 @@ def test_errors_in_a_file_name_its_path(tmp_path: Path) -> None:
     with pytest.raises(MappingError) as caught:
         load_mapping(path)
     assert str(caught.value) == (
-        f"{path}: events.snapshot: must be one of apply, ignore, not 'sometimes'"
+        f"{path}: events.snapshot: must be one of apply, ignore, create, not 'sometimes'"
     )
 
 

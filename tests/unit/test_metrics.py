@@ -17,6 +17,7 @@ from consumer.observability.gauges import SAMPLE_TIMEOUT_S
 from consumer.observability.metrics import CALL_BUCKETS_S, OTHER, WAIT_BUCKETS_S
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Fatal, Outcome, Permanent, Retry, Unavailable
+from contracts.noojee import Endpoint
 from tests.telemetry_helpers import Recorded, recorded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,30 @@ def test_calls_are_counted_by_code_outcome_and_reason() -> None:
         labels(code="none", outcome="unavailable", reason="CONNECT_FAILED"): 1,
         labels(code="none", outcome="retry", reason="HTTP_429"): 1,
         labels(code="none", outcome="fatal", reason="UNAUTHORIZED"): 1,
+    }
+
+
+def test_inserts_and_fallbacks_are_counted_apart_too() -> None:
+    """Every call counts in leadsync.noojee.calls; an insert also in leadsync.noojee.inserts;
+    a call made because the PBX refused the one before in leadsync.fallbacks."""
+    rec = recorded()
+    metrics = rec.telemetry.metrics
+    taken = Permanent("DUPLICATE_EXTERNAL_ID", "exists", code=112, http_status=400)
+    metrics.call_finished(CallResult(taken, 400, 0.1, URL, Endpoint.INSERT), waited_s=0.0)
+    metrics.call_finished(CallResult(Applied(), 200, 0.1, URL), waited_s=0.0)
+    metrics.fallback_taken("update_existing")
+    metrics.fallback_taken("undialled_resend")
+    metrics.fallback_taken("undialled_resend")
+    assert rec.values("leadsync.noojee.calls") == {
+        labels(code="112", outcome="permanent", reason="DUPLICATE_EXTERNAL_ID"): 1,
+        labels(code="0", outcome="applied", reason="OK"): 1,
+    }
+    assert rec.values("leadsync.noojee.inserts") == {
+        labels(code="112", outcome="permanent", reason="DUPLICATE_EXTERNAL_ID"): 1,
+    }
+    assert rec.values("leadsync.fallbacks") == {
+        labels(fallback="update_existing"): 1,
+        labels(fallback="undialled_resend"): 2,
     }
 
 

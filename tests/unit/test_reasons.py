@@ -12,6 +12,7 @@ from consumer.deadletters.tools.advice import advice_for
 from consumer.pbx.outcomes import Applied, Permanent, Retry, classify
 from consumer.sandbox.simulator.store import response_of
 from contracts.deadletter import DeadLetterReason
+from contracts.insert_reasons import INSERT_REASONS
 from contracts.noojee import NoojeeCode
 from contracts.reasons import CODES, REASONS, Handling, reason_named
 
@@ -59,3 +60,24 @@ def test_the_runbooks_reason_table_has_every_dead_letter_reason_and_its_replay_a
     for row in dead_letter_reasons:
         assert row.name in rows, f"docs/operations.md's reason table lacks {row.name}"
         assert rows[row.name].startswith("yes") == row.replay_helps, row.name
+
+
+def test_a_refused_insert_reads_its_own_row_where_it_has_one() -> None:
+    """contracts.insert_reasons: the same reason name and handling, another sentence and
+    advice; dlq show picks it when the dead letter names insertLeadFast."""
+    for code, row in INSERT_REASONS.items():
+        base = CODES[code]
+        assert (row.name, row.handling, row.code, row.http_status) == (
+            base.name,
+            base.handling,
+            base.code,
+            base.http_status,
+        )
+        assert row.message != base.message
+        assert advice_for(code.name, "insertLeadFast") is row
+        assert advice_for(code.name, "updateLeadFast") is base
+        assert advice_for(code.name) is base
+    assert advice_for("DNC", "insertLeadFast") is CODES[NoojeeCode.DNC]
+    assert advice_for("INVALID_EVENT", "insertLeadFast") is REASONS["INVALID_EVENT"]
+    assert not INSERT_REASONS[NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED].replay_helps
+    assert "LEADSYNC_NOOJEE_ALLOW_DUPLICATES" in INSERT_REASONS[NoojeeCode.DUPLICATE].fix

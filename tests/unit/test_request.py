@@ -170,7 +170,7 @@ def test_campaign_overrides_each_default(
     ],
 )
 def test_missing_campaign_id(missing: str, parameter: str, variable: str, key: str) -> None:
-    ids = {"template_id": 1, "campaign_id": 2, "allocation_id": 3, missing: None}
+    ids: dict[str, Any] = {"template_id": 1, "campaign_id": 2, "allocation_id": 3, missing: None}
     defaults = RequestDefaults(**ids, timezone=MELBOURNE, phone_fields=("FirstPhone",))
     with pytest.raises(RequestError) as caught:
         build_update_lead_fast(event(), defaults)

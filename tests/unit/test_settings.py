@@ -237,3 +237,54 @@ def test_the_effective_settings_hide_every_secret() -> None:
     assert shown["LEADSYNC_NOOJEE_URL"] == "https://user:<hidden>@pbx.example.com/"
     assert shown["LEADSYNC_COALESCE"] == "true"
     assert "LEADSYNC_DLQ_TOPIC" not in shown, "unset settings are left out"
+
+
+def test_creating_leads_is_off_until_asked_for() -> None:
+    """Creates from Debezium and CloudEvents are read by default; the fallbacks that
+    send calls an event did not ask for are not."""
+    settings = load_settings(**REQUIRED)
+    assert settings.cloudevents_create_types == ("lead.created",)
+    assert settings.create_missing is False
+    assert settings.noojee_allow_duplicates is False
+    assert settings.noojee_undialled_disposition is None
+    chosen = load_settings(
+        **REQUIRED,
+        cloudevents_create_types="lead.created, crm.lead.new",
+        create_missing="true",
+        noojee_allow_duplicates="true",
+        noojee_undialled_disposition="New",
+    )
+    assert chosen.cloudevents_create_types == ("lead.created", "crm.lead.new")
+    assert (chosen.create_missing, chosen.noojee_allow_duplicates) == (True, True)
+    assert chosen.noojee_undialled_disposition == "New"
+
+
+def test_the_undialled_disposition_is_a_real_one_or_unset() -> None:
+    assert (
+        load_settings(**REQUIRED, noojee_undialled_disposition="").noojee_undialled_disposition
+        is None
+    )
+    message = settings_error(**REQUIRED, noojee_undialled_disposition="<No Change>")
+    assert message.startswith("LEADSYNC_NOOJEE_UNDIALLED_DISPOSITION: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"cloudevents_create_types": "lead.created,lead.changed"}, "is also in"),
+        ({"cloudevents_types": "lead changed"}, "is not a CloudEvents type"),
+        ({"cloudevents_create_types": "x" * 256}, "is not a CloudEvents type"),
+        ({"noojee_undialled_disposition": "New\nLead"}, "is not a disposition name"),
+    ],
+)
+def test_event_types_and_dispositions_that_cannot_be_meant_are_named(
+    overrides: dict[str, str], says: str
+) -> None:
+    message = settings_error(**REQUIRED, **overrides)
+    (line,) = message.splitlines()
+    assert says in line, line
+
+
+def test_no_create_types_means_no_creates_from_cloudevents() -> None:
+    assert load_settings(**REQUIRED, cloudevents_create_types="").cloudevents_create_types == ()

@@ -23,7 +23,7 @@ from consumer.sandbox.simulator.config import (
 from consumer.sandbox.simulator.server import FifoGate
 from consumer.sandbox.simulator.state import SimulatorState
 from consumer.sandbox.simulator.store import LeadStore, response_of
-from contracts.noojee import NO_CHANGE, NoojeeCode
+from contracts.noojee import NO_CHANGE, Endpoint, NoojeeCode
 
 KEY = "unit-key-91b2"
 PHONE = "0383218199"
@@ -191,6 +191,111 @@ def test_calls_dial_insert_and_consume_conflicts() -> None:
     store.redeclare(options, ["never_dialled", "conflict_leads"])
     assert store.answer(lead("N", njDisposition=NO_CHANGE), fail=False) == 107
     assert store.answer(lead("C"), fail=False) == 110
+
+
+# --- the lead store: insertLeadFast -----------------------------------------------
+
+NEW: dict[str, Any] = {"known_leads": frozenset()}
+"""Every lead id unknown until inserted (the PBX starts empty)."""
+
+
+def new_lead(lead_id: str = "L1", **fields: Any) -> dict[str, Any]:
+    return {"njExternalLeadId": lead_id, "FirstPhone": PHONE, **fields}
+
+
+@pytest.mark.parametrize(
+    ("options", "body", "duplicates", "code"),
+    [
+        (NEW, new_lead(), False, NoojeeCode.OK),
+        (NEW, new_lead(njDisposition="New"), False, NoojeeCode.OK),
+        # 'IMPORT_BUT_NOCHANGE_SPECIFIED: <No Change> used on an insert', any field.
+        (NEW, new_lead(City=NO_CHANGE), False, NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED),
+        (NEW, new_lead(FirstPhone=NO_CHANGE), False, NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED),
+        # 'NO_PHONE_FIELDS: no phone field in the lead'.
+        (NEW, {"njExternalLeadId": "L1", "Name": "Jane"}, False, NoojeeCode.NO_PHONE_FIELDS),
+        # 'DUPLICATE_EXTERNAL_ID: a lead with this njExternalLeadId already exists'.
+        ({}, new_lead(), False, NoojeeCode.DUPLICATE_EXTERNAL_ID),
+        (
+            {**NEW, "duplicate_external_ids": frozenset({"L1"})},
+            new_lead(),
+            False,
+            NoojeeCode.DUPLICATE_EXTERNAL_ID,
+        ),
+        ({"unknown_leads": frozenset({"L1"})}, new_lead(), False, NoojeeCode.OK),
+        ({"importing_leads": frozenset({"L1"})}, new_lead(), False, NoojeeCode.OK),
+        ({**NEW, "dnc_numbers": frozenset({PHONE})}, new_lead(), False, NoojeeCode.DNC),
+        # 'DUPLICATE: another lead has this phone (unless allowDuplicates)'.
+        ({**NEW, "duplicate_numbers": frozenset({PHONE})}, new_lead(), False, NoojeeCode.DUPLICATE),
+        ({**NEW, "duplicate_numbers": frozenset({PHONE})}, new_lead(), True, NoojeeCode.OK),
+        (
+            {**NEW, "valid_dispositions": frozenset({"Sale"})},
+            new_lead(njDisposition="New"),
+            False,
+            NoojeeCode.INVALID_DISPOSTION,
+        ),
+        ({**NEW, "valid_dispositions": frozenset({"Sale"})}, new_lead(), False, NoojeeCode.OK),
+        (
+            {**NEW, "valid_contact_hours": frozenset({"UTC"})},
+            new_lead(njContactHours="Mars"),
+            False,
+            NoojeeCode.INVALID_TIMEZONE_SPECIFIED,
+        ),
+        # Precedence (assumption): the body's own checks (108, 102) before the lookups.
+        ({}, new_lead(City=NO_CHANGE), False, NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED),
+        ({}, {"njExternalLeadId": "L1"}, False, NoojeeCode.NO_PHONE_FIELDS),
+    ],
+)
+def test_insert_follows_the_code_table(
+    options: dict[str, Any], body: dict[str, Any], duplicates: bool, code: NoojeeCode
+) -> None:
+    """docs/reference/noojee-api.md, "Creating leads"; the order of simulator-api.md."""
+    store = LeadStore(config(**options))
+    assert store.answer_insert(body, allow_duplicates=duplicates, fail=False) is code
+
+
+def test_an_inserted_lead_is_known_and_its_numbers_taken() -> None:
+    """A lead created by insert is then known to updates (and to a second insert: 112);
+    its phone makes another insert a 105 unless allowDuplicates; without a disposition
+    it was never dialled, so an update keeping '<No Change>' answers 107 until one is set."""
+    store = LeadStore(config(**NEW))
+    assert store.answer(lead("L1"), fail=False) is NoojeeCode.COULDNT_FIND_THE_LEAD
+    assert store.answer_insert(new_lead("L1"), allow_duplicates=False, fail=True) == 103
+    assert store.answer_insert(new_lead("L1"), allow_duplicates=False, fail=False) == 0
+    assert store.answer_insert(new_lead("L1"), allow_duplicates=False, fail=False) == 112
+    assert store.answer_insert(new_lead("L2"), allow_duplicates=False, fail=False) == 105
+    assert store.answer_insert(new_lead("L2"), allow_duplicates=True, fail=False) == 0
+    keep = lead("L1", njDisposition=NO_CHANGE, FirstPhone=NO_CHANGE)
+    assert store.answer(keep, fail=False) == 107
+    assert store.to_json()["never_dialled"] == ["L1", "L2"]
+    assert store.answer(lead("L1", FirstPhone="0400000001"), fail=False) == 0
+    assert store.answer(keep, fail=False) == 0
+    # L1's old number is free again; its new one is taken.
+    assert store.answer_insert(new_lead("L3"), allow_duplicates=False, fail=False) == 105
+    taken = new_lead("L4", FirstPhone="0400000001")
+    assert store.answer_insert(taken, allow_duplicates=False, fail=False) == 105
+    assert store.to_json()["known_leads"] == ["L1", "L2"]
+    store.redeclare(config(**NEW), ["known_leads"])
+    assert store.answer(lead("L1"), fail=False) == 101
+
+
+def test_history_and_stats_name_the_endpoint() -> None:
+    """/_sim/leads/{id} and /_sim/calls/{id} show which endpoint each call used."""
+    state = SimulatorState(config(**NEW))
+    inserted = state.begin("A", 1, 1.0, Endpoint.INSERT)
+    assert state.finish(inserted, new_lead("A"), {}, 2.0) == (200, {"code": 0, "message": "OK"})
+    again = state.begin("A", 2, 3.0, Endpoint.INSERT)
+    assert state.finish(again, new_lead("A"), {}, 4.0)[1]["code"] == 112
+    updated = state.begin("A", 3, 5.0)
+    state.finish(updated, lead("A"), {}, 6.0)
+    applied = [update.to_json() for update in state.applied("A")]
+    assert [update["endpoint"] for update in applied] == ["insertLeadFast", "updateLeadFast"]
+    assert [call.to_json()["endpoint"] for call in state.calls("A")] == [
+        "insertLeadFast",
+        "insertLeadFast",
+        "updateLeadFast",
+    ]
+    assert state.stats_json()["endpoints"]["insertLeadFast"]["applied"] == 1
+    assert state.stats_json()["endpoints"]["updateLeadFast"]["applied"] == 1
 
 
 # --- counters, history, overlaps -----------------------------------------------

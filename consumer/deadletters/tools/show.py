@@ -64,7 +64,7 @@ def replay_command(letter: DeadLetter) -> str:
 def show_text(shown: Shown) -> str:
     letter = shown.letter
     found = dl.parse_dead_letter_headers(shown.headers)
-    advice = advice_for(letter.reason)
+    advice = advice_for(letter.reason, found.get(dl.ENDPOINT, ""))
     code = f"code {letter.code}, " if letter.code else ""
     status = f"HTTP {letter.http_status}, " if letter.http_status else ""
     source = letter.source
@@ -79,6 +79,10 @@ def show_text(shown: Shown) -> str:
         f"lead         {letter.lead_id or '?'} (record key {header_text(shown.key) or 'none'})",
         f"replays      {letter.replay_count} before this failure",
         f"message      {letter.message}",
+    ]
+    if endpoint := found.get(dl.ENDPOINT):
+        lines.append(f"call         {endpoint} (the PBX call that failed last)")
+    lines += [
         "",
         "What to do",
         f"  meaning    {advice.meaning}",
@@ -99,7 +103,8 @@ def show_text(shown: Shown) -> str:
 
 def show_json(shown: Shown) -> dict[str, Any]:
     letter = shown.letter
-    advice = advice_for(letter.reason)
+    endpoint = dl.parse_dead_letter_headers(shown.headers).get(dl.ENDPOINT, "")
+    advice = advice_for(letter.reason, endpoint)
     try:
         event: Any = json.loads(shown.value) if shown.value is not None else None
     except ValueError:

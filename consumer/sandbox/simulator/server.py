@@ -1,13 +1,13 @@
 """A Noojee PBX over HTTP that behaves as docs/reference/noojee-api.md documents.
 
-Two listeners share one ``SimulatorState``: the PBX port (updateLeadFast and
-``/_sim/*``) and an admin port (``/_sim/*`` only) that stays up while an
-outage closes the PBX port. The decisions live in the pure modules
+Two listeners share one ``SimulatorState``: the PBX port (updateLeadFast,
+insertLeadFast and ``/_sim/*``) and an admin port (``/_sim/*`` only) that stays
+up while an outage closes the PBX port. The decisions live in the pure modules
 ``config``, ``store`` and ``state``.
 
-One call, in order: outage 503 (no slot) → apiKey 401 (no slot) → FIFO queue
-for one of ``threads // 2`` slots (109 after ``queue_timeout_s``) → service
-time → the store's answer.
+One call to either endpoint, in order: outage 503 (no slot) → apiKey 401 (no
+slot) → one FIFO queue for one of ``threads // 2`` slots, shared by both
+endpoints (109 after ``queue_timeout_s``) → service time → the store's answer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import asyncio
 import hmac
 import json
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,54 +25,16 @@ from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
 from consumer.sandbox.simulator.config import ConfigError, SimulatorConfig
+from consumer.sandbox.simulator.gate import FifoGate
 from consumer.sandbox.simulator.state import SimulatorState
 from consumer.sandbox.simulator.store import response_of
-from contracts.noojee import UPDATE_LEAD_FAST_PATH, NoojeeCode
+from contracts.noojee import Endpoint, NoojeeCode
+
+__all__ = ["FifoGate", "Simulator", "run_simulator"]
 
 _MAINTENANCE_PAGE = "<html><body><h1>503 Service Unavailable</h1>Maintenance.</body></html>"
 _UNAUTHORIZED = {"error": "missing or invalid apiKey"}
 _SHUTDOWN_TIMEOUT_S = 1.0
-
-
-class FifoGate:
-    """``capacity`` slots handed out strictly in arrival order.
-
-    asyncio.Semaphore lets a newcomer overtake a woken waiter; the PBX serves
-    its queue in order, so a released slot goes straight to the oldest waiter.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._free = capacity
-        self._waiters: deque[asyncio.Future[int]] = deque()
-        self._granted = 0
-
-    async def acquire(self, max_wait_s: float) -> int | None:
-        """The slot's admission number, or None when none came within ``max_wait_s``."""
-        if self._free > 0:  # a free slot implies nobody is waiting
-            self._free -= 1
-            return self._grant()
-        ticket: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiters.append(ticket)
-        try:
-            await asyncio.wait((ticket,), timeout=max_wait_s)
-        except BaseException:
-            if not ticket.cancel():  # granted just before we were cancelled: pass it on
-                self.release()
-            raise
-        # cancel() fails only when release() already granted us the slot.
-        return None if ticket.cancel() else ticket.result()
-
-    def release(self) -> None:
-        while self._waiters:
-            ticket = self._waiters.popleft()
-            if not ticket.done():  # timed-out tickets are cancelled and skipped here
-                ticket.set_result(self._grant())
-                return
-        self._free += 1
-
-    def _grant(self) -> int:
-        self._granted += 1
-        return self._granted
 
 
 async def _serve_for(seconds: float, started_at: float) -> None:
@@ -91,6 +52,14 @@ def _parse_body(raw: bytes) -> object:
         return json.loads(raw)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError both
         return None
+
+
+def _one_lead(document: object) -> object:
+    """insertLeadFast's lead: a JSON array of one object (what leadsync sends), or the
+    object alone (the vendor's pages show both); anything else is no lead (400)."""
+    if isinstance(document, list):
+        return document[0] if len(document) == 1 and isinstance(document[0], dict) else None
+    return document
 
 
 class Simulator:
@@ -173,7 +142,8 @@ class Simulator:
     def _app(self, *, pbx: bool) -> web.Application:
         app = web.Application()
         if pbx:
-            app.router.add_post(UPDATE_LEAD_FAST_PATH, self._update_lead_fast)
+            app.router.add_post(Endpoint.UPDATE.path, self._update_lead_fast)
+            app.router.add_post(Endpoint.INSERT.path, self._insert_lead_fast)
         app.router.add_get("/_sim/stats", self._stats)
         app.router.add_get("/_sim/leads", self._leads)
         app.router.add_get("/_sim/leads/{lead_id:.+}", self._lead)
@@ -185,29 +155,38 @@ class Simulator:
         return app
 
     async def _update_lead_fast(self, request: web.Request) -> web.StreamResponse:
+        return await self._call(request, Endpoint.UPDATE)
+
+    async def _insert_lead_fast(self, request: web.Request) -> web.StreamResponse:
+        return await self._call(request, Endpoint.INSERT)
+
+    async def _call(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         # Counted among the calls from its first line: an outage that begins while
         # it still reads the body cuts it too, so nothing begun meanwhile applies.
         task = asyncio.current_task()
         assert task is not None
         self._calls.add(task)
         try:
-            return await self._answer(request)
+            return await self._answer(request, endpoint)
         finally:
             self._calls.discard(task)
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         state = self.state
         state.stats.requests += 1
+        state.stats.endpoint_requests[endpoint.value] += 1
         if (down := self._outage_answer(request)) is not None:
             return down
         if not hmac.compare_digest(request.query.get("apiKey", "").encode(), self._api_key):
             state.answered(401)
             return web.json_response(_UNAUTHORIZED, status=401)
         body = _parse_body(await request.read())
+        if endpoint is Endpoint.INSERT:
+            body = _one_lead(body)
         if (down := self._outage_answer(request)) is not None:  # it began while we read
             return down
         query = {name: value for name, value in request.query.items() if name != "apiKey"}
-        status, payload = await self._execute(body, query)
+        status, payload = await self._execute(body, query, endpoint)
         return web.json_response(payload, status=status)
 
     def _outage_answer(self, request: web.Request) -> web.StreamResponse | None:
@@ -224,7 +203,9 @@ class Simulator:
             return web.Response(status=503, text=_MAINTENANCE_PAGE, content_type="text/html")
         return None
 
-    async def _execute(self, body: object, query: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+    async def _execute(
+        self, body: object, query: Mapping[str, str], endpoint: Endpoint
+    ) -> tuple[int, dict[str, Any]]:
         state = self.state
         lead = body.get("njExternalLeadId") if isinstance(body, dict) else None
         lead_id = lead if isinstance(lead, str) else None
@@ -239,7 +220,7 @@ class Simulator:
             status, payload = response_of(code)
             state.answered(status, code)
             return status, payload
-        call = state.begin(lead_id, seq, time.time())
+        call = state.begin(lead_id, seq, time.time(), endpoint)
         try:
             await _serve_for(state.service_seconds(lead_id), call.started_at)
         except BaseException:

@@ -16,7 +16,7 @@ from typing import Any
 
 from consumer.sandbox.simulator.config import SimulatorConfig, apply_update, config_to_json
 from consumer.sandbox.simulator.store import LeadStore, response_of
-from contracts.noojee import NoojeeCode
+from contracts.noojee import ALLOW_DUPLICATES, Endpoint, NoojeeCode
 
 
 @dataclass(slots=True)
@@ -24,7 +24,7 @@ class Stats:
     """Exact counters; ``executing`` and ``queued`` are gauges that survive a reset."""
 
     requests: int = 0
-    """Calls received on the updateLeadFast path, whatever their answer."""
+    """Calls received on either endpoint's path, whatever their answer."""
     arrivals: int = 0
     """Calls that reached the capacity gate, in arrival order (tests wait on it)."""
     applied: int = 0
@@ -35,6 +35,10 @@ class Stats:
     max_concurrency: int = 0
     codes: Counter[str] = field(default_factory=Counter)
     http_statuses: Counter[str] = field(default_factory=Counter)
+    endpoint_requests: Counter[str] = field(default_factory=Counter)
+    """``requests`` per endpoint (``updateLeadFast``, ``insertLeadFast``)."""
+    endpoint_applied: Counter[str] = field(default_factory=Counter)
+    """``applied`` per endpoint."""
 
 
 @dataclass(slots=True)
@@ -47,6 +51,7 @@ class Call:
     started_at: float
     finished_at: float | None = None
     code: int | None = None
+    endpoint: Endpoint = Endpoint.UPDATE
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class Call:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "code": self.code,
+            "endpoint": self.endpoint.value,
         }
 
 
@@ -65,6 +71,8 @@ class AppliedUpdate:
     started_at: float
     finished_at: float
     seq: int
+    endpoint: Endpoint = Endpoint.UPDATE
+    """The call that applied it: an update, or the insert that created the lead."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +81,7 @@ class AppliedUpdate:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "seq": self.seq,
+            "endpoint": self.endpoint.value,
         }
 
 
@@ -120,12 +129,14 @@ class SimulatorState:
         if code is not None:
             self.stats.codes[str(code)] += 1
 
-    def begin(self, lead_id: str | None, seq: int, now: float) -> Call:
+    def begin(
+        self, lead_id: str | None, seq: int, now: float, endpoint: Endpoint = Endpoint.UPDATE
+    ) -> Call:
         """A call got a slot: count it executing and note whether its lead already had one."""
         stats = self.stats
         stats.executing += 1
         stats.max_concurrency = max(stats.max_concurrency, stats.executing)
-        call = Call(lead_id, seq, now)
+        call = Call(lead_id, seq, now, endpoint=endpoint)
         if lead_id is not None:
             running = self._running.get(lead_id, 0)
             if running:
@@ -139,12 +150,17 @@ class SimulatorState:
     ) -> tuple[int, dict[str, Any]]:
         """Decide the call's answer after its service time, apply it, count it."""
         fail = self.config.error_ratio > 0 and self._rng.random() < self.config.error_ratio
-        code = self.store.answer(body, fail=fail)
+        if call.endpoint is Endpoint.INSERT:
+            duplicates = query.get(ALLOW_DUPLICATES, "").lower() == "true"
+            code = self.store.answer_insert(body, allow_duplicates=duplicates, fail=fail)
+        else:
+            code = self.store.answer(body, fail=fail)
         self._leave(call, now, code)
         if code is NoojeeCode.OK and isinstance(body, dict) and call.lead_id is not None:
-            update = AppliedUpdate(body, query, call.started_at, now, call.seq)
+            update = AppliedUpdate(body, query, call.started_at, now, call.seq, call.endpoint)
             self._applied.setdefault(call.lead_id, []).append(update)
             self.stats.applied += 1
+            self.stats.endpoint_applied[call.endpoint.value] += 1
         status, payload = response_of(code)
         self.answered(status, code)
         return status, payload
@@ -202,6 +218,13 @@ class SimulatorState:
             "executing": stats.executing,
             "queued": stats.queued,
             "max_concurrency": stats.max_concurrency,
+            "endpoints": {
+                endpoint.value: {
+                    "requests": stats.endpoint_requests[endpoint.value],
+                    "applied": stats.endpoint_applied[endpoint.value],
+                }
+                for endpoint in Endpoint
+            },
             "capacity": self.capacity,
             "overlaps": len(self._overlaps),
             "outage": self.config.outage,

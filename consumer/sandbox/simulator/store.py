@@ -1,4 +1,5 @@
-"""The simulated PBX's leads, and the decision table of updateLeadFast's codes.
+"""The simulated PBX's leads, and the decision tables of updateLeadFast's and
+insertLeadFast's codes.
 
 Pure: the declarations come from ``SimulatorConfig``; what calls change since
 (a lead dialled, a lead inserted, a conflict consumed) is kept here, so the
@@ -22,12 +23,26 @@ INVALID_JSON: Final = "INVALID_JSON"
 class LeadStore:
     """The leads as the PBX sees them: the declarations plus what calls changed since."""
 
-    __slots__ = ("_config", "_conflicts_used", "_dialled", "_inserted")
+    __slots__ = (
+        "_config",
+        "_conflicts_used",
+        "_dialled",
+        "_held",
+        "_inserted",
+        "_numbers",
+        "_undisposed",
+    )
 
     def __init__(self, config: SimulatorConfig) -> None:
         self._config = config
         self._dialled: set[str] = set()
         self._inserted: set[str] = set()
+        self._undisposed: set[str] = set()
+        """Leads inserted without a disposition: never dialled until one is set."""
+        self._numbers: dict[str, str] = {}
+        """Phone number -> the inserted lead holding it (105 for another insert)."""
+        self._held: dict[str, dict[str, str]] = {}
+        """Inserted lead -> its phone field -> number (what ``_numbers`` must forget)."""
         self._conflicts_used: Counter[str] = Counter()
 
     def redeclare(self, config: SimulatorConfig, changed: Iterable[str]) -> None:
@@ -38,11 +53,15 @@ class LeadStore:
             self._dialled.clear()
         if changed & {"unknown_leads", "known_leads", "importing_leads"}:
             self._inserted.clear()
+            self._undisposed.clear()
+            self._numbers.clear()
+            self._held.clear()
         if "conflict_leads" in changed:
             self._conflicts_used.clear()
 
     def never_dialled(self, lead_id: str) -> bool:
-        return lead_id in self._config.never_dialled and lead_id not in self._dialled
+        declared = lead_id in self._config.never_dialled or lead_id in self._undisposed
+        return declared and lead_id not in self._dialled
 
     def importing(self, lead_id: str) -> bool:
         return lead_id in self._config.importing_leads and lead_id not in self._inserted
@@ -104,7 +123,76 @@ class LeadStore:
             self._inserted.add(lead)
         if disposition != NO_CHANGE:
             self._dialled.add(lead)
+        if lead in self._held:
+            self._hold_numbers(lead, body)
         return NoojeeCode.OK
+
+    def answer_insert(
+        self, body: object, *, allow_duplicates: bool, fail: bool
+    ) -> NoojeeCode | None:
+        """The code of one insertLeadFast call (checks in a fixed order: **assumption**,
+        the vendor lists the codes, not their order), inserting the lead on OK."""
+        if not isinstance(body, dict):
+            return None
+        if NO_CHANGE in body.values():
+            return NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED
+        config = self._config
+        phones = [str(body[name]) for name in config.phone_fields if name in body]
+        if not phones:
+            return NoojeeCode.NO_PHONE_FIELDS
+        lead = body.get("njExternalLeadId")
+        lead = lead if isinstance(lead, str) and lead else None
+        if lead is not None and (self._exists(lead) or lead in config.duplicate_external_ids):
+            return NoojeeCode.DUPLICATE_EXTERNAL_ID
+        numbers = set(phones)
+        if not numbers.isdisjoint(config.dnc_numbers):
+            return NoojeeCode.DNC
+        if not allow_duplicates and (
+            not numbers.isdisjoint(config.duplicate_numbers)
+            or any(number in self._numbers for number in numbers)
+        ):
+            return NoojeeCode.DUPLICATE
+        disposition, valid = body.get("njDisposition"), config.valid_dispositions
+        if disposition is not None and not (
+            isinstance(disposition, str) and (valid is None or disposition in valid)
+        ):
+            return NoojeeCode.INVALID_DISPOSTION
+        hours, zones = body.get("njContactHours"), config.valid_contact_hours
+        if (
+            hours is not None
+            and zones is not None
+            and not (isinstance(hours, str) and hours in zones)
+        ):
+            return NoojeeCode.INVALID_TIMEZONE_SPECIFIED
+        if fail:
+            return NoojeeCode.EXCEPTION
+        if lead is not None:
+            self._inserted.add(lead)
+            if disposition is None:
+                self._undisposed.add(lead)
+            else:
+                self._dialled.add(lead)
+            self._held[lead] = {}
+            self._hold_numbers(lead, body)
+        return NoojeeCode.OK
+
+    def _exists(self, lead_id: str) -> bool:
+        """The PBX holds the lead: inserted, or neither declared unknown nor being imported."""
+        if lead_id in self._inserted:
+            return True
+        return not self.importing(lead_id) and not self.unknown(lead_id)
+
+    def _hold_numbers(self, lead_id: str, body: dict[str, Any]) -> None:
+        held = self._held[lead_id]
+        for name in self._config.phone_fields:
+            number = body.get(name)
+            if number is None or number == NO_CHANGE:
+                continue
+            old = held.get(name)
+            if old is not None and self._numbers.get(old) == lead_id:
+                del self._numbers[old]
+            held[name] = text = str(number)
+            self._numbers[text] = lead_id
 
     def to_json(self) -> dict[str, Any]:
         """The declarations as they stand now (calls dial, insert and consume conflicts)."""
@@ -114,7 +202,7 @@ class LeadStore:
             for lead, count in config.conflict_leads.items()
         }
         return {
-            "never_dialled": sorted(config.never_dialled - self._dialled),
+            "never_dialled": sorted((config.never_dialled | self._undisposed) - self._dialled),
             "importing_leads": sorted(config.importing_leads - self._inserted),
             "unknown_leads": sorted(config.unknown_leads - self._inserted),
             "known_leads": None
