@@ -32,6 +32,7 @@ from tests.kafka_helpers import (
     event_record,
     produce,
     read_topic,
+    service_topics,
     unique_topic,
 )
 from tests.oracle import applied_histories, verify
@@ -42,7 +43,7 @@ INSERT, UPDATE = Endpoint.INSERT.value, Endpoint.UPDATE.value
 
 async def topics(broker: EmbeddedBroker, partitions: int = 4) -> str:
     topic = unique_topic()
-    await create_topics(broker.bootstrap, {topic: partitions, f"{topic}.dlq": 1})
+    await create_topics(broker.bootstrap, service_topics(topic, partitions))
     return topic
 
 

@@ -20,6 +20,7 @@ from tests.kafka_helpers import (
     create_topics,
     event_record,
     produce,
+    service_topics,
     unique_topic,
 )
 from tests.service_helpers import running_service, service_settings, wait_until
@@ -58,7 +59,7 @@ async def test_applied_events_show_their_freshness_and_the_commits_their_time(
     kafka_broker: EmbeddedBroker,
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 2, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 2))
     happened = datetime.now(UTC) - timedelta(minutes=3)
     records = [
         event_record(f"L{n}", occurred_at=happened.isoformat(), phones={"FirstPhone": "0399"})
@@ -98,7 +99,7 @@ async def test_in_a_window_nothing_is_taken_and_the_pod_stays_ready(
     kafka_broker: EmbeddedBroker,
 ) -> None:
     topic = unique_topic()
-    await create_topics(kafka_broker.bootstrap, {topic: 2, f"{topic}.dlq": 1})
+    await create_topics(kafka_broker.bootstrap, service_topics(topic, 2))
     records = [event_record(f"L{n}", phones={"FirstPhone": "0399"}) for n in range(EVENTS)]
     produced = await produce(kafka_broker.bootstrap, topic, records)
     async with run_simulator(SimulatorConfig(api_key=KEY, min_service_ms=1)) as sim:

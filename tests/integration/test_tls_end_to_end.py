@@ -97,7 +97,11 @@ async def create_and_send(settings: Settings, lead_id: str) -> None:
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(settings.source_topic, 2, 1), NewTopic(settings.dead_letter_topic, 1, 1)]
+            [
+                NewTopic(settings.source_topic, 2, 1),
+                NewTopic(settings.dead_letter_topic, 1, 1),
+                NewTopic(settings.resume_topic, 2, 1),
+            ]
         )
     finally:
         await admin.close()
