@@ -83,43 +83,47 @@ class NoojeeResponse(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateLeadFast:
-    """One call, ready to send: everything but the base URL and the API key.
-
-    ``query`` holds ``fTemplateId``/``fCampaignId``/``fAllocationId`` as strings and
-    never ``apiKey`` (the client adds it at the last moment); ``body`` is the JSON
-    object of lead fields.
-    """
-
-    endpoint: ClassVar[Endpoint] = Endpoint.UPDATE
+class _Call:
+    """What both calls carry: ``query`` holds ``fTemplateId``/``fCampaignId``/
+    ``fAllocationId`` as strings and never ``apiKey`` (the client adds it at the last
+    moment); ``body`` is the JSON object of lead fields."""
 
     lead_id: str
     query: Mapping[str, str]
     body: Mapping[str, str | int]
     payload: bytes = b""
-    """``body`` as it goes on the wire (``encode_body``); encoded here when not given."""
+    """``body`` as it goes on the wire; encoded here when not given."""
 
     def __post_init__(self) -> None:
         if not self.payload:
-            object.__setattr__(self, "payload", encode_body(self.body))
+            object.__setattr__(self, "payload", self.encode(self.body))
+
+    @staticmethod
+    def encode(body: Mapping[str, str | int]) -> bytes:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
-class InsertLeadFast:
+class UpdateLeadFast(_Call):
+    """One updateLeadFast call, ready to send: everything but the base URL and the API key."""
+
+    endpoint: ClassVar[Endpoint] = Endpoint.UPDATE
+
+    @staticmethod
+    def encode(body: Mapping[str, str | int]) -> bytes:
+        return encode_body(body)
+
+
+@dataclass(frozen=True, slots=True)
+class InsertLeadFast(_Call):
     """One insertLeadFast call, ready to send: like ``UpdateLeadFast``, but ``body`` is
     the new lead's whole state (no ``<No Change>``) and the payload wraps it in an array."""
 
     endpoint: ClassVar[Endpoint] = Endpoint.INSERT
 
-    lead_id: str
-    query: Mapping[str, str]
-    body: Mapping[str, str | int]
-    payload: bytes = b""
-    """``[body]`` as it goes on the wire (``encode_insert_body``); encoded when not given."""
-
-    def __post_init__(self) -> None:
-        if not self.payload:
-            object.__setattr__(self, "payload", encode_insert_body(self.body))
+    @staticmethod
+    def encode(body: Mapping[str, str | int]) -> bytes:
+        return encode_insert_body(body)
 
 
 LeadCall = UpdateLeadFast | InsertLeadFast

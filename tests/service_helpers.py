@@ -39,9 +39,8 @@ def service_settings(
     return load_settings(**values)
 
 
-@asynccontextmanager
-async def running_service(settings: Settings) -> AsyncIterator[Pipeline]:
-    """The service consuming; on exit it is stopped (drain, commit) and must exit 0."""
+async def started_service(settings: Settings) -> tuple[Pipeline, asyncio.Task[int]]:
+    """The service consuming, and its task (the exit code); the caller stops it."""
     ready: asyncio.Future[Pipeline] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         run_service(settings, handle_signals=False, on_ready=ready.set_result)
@@ -53,7 +52,13 @@ async def running_service(settings: Settings) -> AsyncIterator[Pipeline]:
         raise AssertionError(
             f"service did not start: {task.result() if task.done() else 'timeout'}"
         )
-    pipeline = ready.result()
+    return ready.result(), task
+
+
+@asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[Pipeline]:
+    """The service consuming; on exit it is stopped (drain, commit) and must exit 0."""
+    pipeline, task = await started_service(settings)
     try:
         yield pipeline
     finally:

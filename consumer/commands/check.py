@@ -31,6 +31,7 @@ from consumer.kafka.clients import (
 )
 from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.kafka.startup import start_producer, why_not_started
+from consumer.kafka.topic_setup import dead_letter_bytes, described_sizes
 from consumer.observability.health import probe_readiness
 from consumer.pbx.probe import probe_request, verdict
 from consumer.settings import Settings
@@ -113,7 +114,7 @@ async def topic_size_warnings(settings: Settings) -> list[str]:
         return []  # reachability is check_kafka's to report
     finally:
         await asyncio.wait_for(admin.close(), timeout=STOP_TIMEOUT_S)
-    sizes = max_message_bytes(answers)
+    sizes = described_sizes(answers)
     source, dlq = sizes.get(settings.source_topic), sizes.get(settings.dead_letter_topic)
     if source is None or dlq is None or dlq >= source:
         return []
@@ -121,22 +122,9 @@ async def topic_size_warnings(settings: Settings) -> list[str]:
         f"the dead-letter topic {settings.dead_letter_topic} takes records up to {dlq} "
         f"bytes (max.message.bytes), the source topic {settings.source_topic} up to "
         f"{source}: a dead letter of a large event would be written without its value. "
-        f"Raise {settings.dead_letter_topic}'s max.message.bytes to at least {source + 16384}"
+        f"Raise {settings.dead_letter_topic}'s max.message.bytes to at least "
+        f"{dead_letter_bytes(source)}"
     ]
-
-
-def max_message_bytes(answers: Sequence[Any]) -> dict[str, int]:
-    """Topic -> ``max.message.bytes`` from DescribeConfigs answers (where the broker said)."""
-    sizes: dict[str, int] = {}
-    for answer in answers:
-        for resource in answer.resources:
-            error_code, _, _, name, entries = resource[:5]
-            if error_code:
-                continue
-            for entry in entries:
-                if entry[0] == "max.message.bytes" and str(entry[1]).isdigit():
-                    sizes[name] = int(entry[1])
-    return sizes
 
 
 async def check_pbx(settings: Settings) -> list[str]:

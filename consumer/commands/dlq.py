@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from consumer.commands.arguments import positive_float, positive_int
 from consumer.deadletters.tools import render
 from consumer.deadletters.tools.filters import Selection, parse_moment, parse_position
 from consumer.deadletters.tools.letters import DeadLetter
@@ -46,7 +47,7 @@ def add_parser(subparsers: Any) -> None:
         description="List the dead letters the filters select, and count them by reason.",
     )
     _add_filters(listing)
-    listing.add_argument("--limit", type=_positive_int, help="show at most N rows (all counted)")
+    listing.add_argument("--limit", type=positive_int, help="show at most N rows (all counted)")
     listing.add_argument("--json", action="store_true", help="one JSON document on stdout")
     listing.set_defaults(handler=handle_list)
 
@@ -71,14 +72,14 @@ def add_parser(subparsers: Any) -> None:
     _add_filters(replaying)
     replaying.add_argument("--all", action="store_true", help="replay without any filter")
     replaying.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    replaying.add_argument("--rate", type=_positive_float, help="records per second at most")
+    replaying.add_argument("--rate", type=positive_float, help="records per second at most")
     replaying.add_argument(
         "--include-superseded",
         action="store_true",
         help="replay even when the lead has a newer event (overwrites newer data)",
     )
     replaying.add_argument(
-        "--max-replays", type=_positive_int, default=3, help="loop guard (default 3)"
+        "--max-replays", type=positive_int, default=3, help="loop guard (default 3)"
     )
     replaying.add_argument("--force", action="store_true", help="replay even past --max-replays")
     replaying.add_argument("--json", action="store_true", help="the report as JSON on stdout")
@@ -232,17 +233,3 @@ def _usage(message: str) -> int:
 
 def _csv(values: list[str], convert: Callable[[str], str]) -> list[str]:
     return [convert(part.strip()) for value in values for part in value.split(",") if part.strip()]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be above 0")
-    return value

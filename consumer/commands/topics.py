@@ -16,6 +16,7 @@ import logging
 import sys
 from typing import Any
 
+from consumer.commands.arguments import positive_float, positive_int
 from consumer.commands.dlq import dlq_settings
 from consumer.errors import EXIT_CONFIG, SettingsError
 from consumer.kafka.failures import KAFKA_ERRORS, KafkaFailure, describe, kafka_failure
@@ -54,21 +55,21 @@ def add_parser(subparsers: Any) -> None:
     )
     create.add_argument(
         "--partitions",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_PARTITIONS,
         help=f"source topic partitions (default {DEFAULT_PARTITIONS}: a multiple of "
         "LEADSYNC_MAX_CONCURRENCY suits the fleet; it also caps the replicas that work)",
     )
     create.add_argument(
         "--replication-factor",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"copies of each partition (default {MAX_REPLICATION}, or one per broker on a "
         "smaller cluster)",
     )
     create.add_argument(
         "--retention-days",
-        type=_positive_float,
+        type=positive_float,
         default=DEFAULT_RETENTION_DAYS,
         help="retention of the source and dead-letter topics "
         f"(default {DEFAULT_RETENTION_DAYS:g}); a dead letter is safely replayable only "
@@ -101,17 +102,3 @@ def handle_create(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"leadsync topics: warning: {warning}", file=sys.stderr)
     return 0
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be above 0")
-    return value

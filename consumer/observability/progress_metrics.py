@@ -16,32 +16,41 @@ WRITE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 SIZE_BUCKETS_BYTES = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
 
 
+_COUNTERS = (
+    (
+        "resumed",
+        "leadsync.events.resumed",
+        "{event}",
+        "Events an earlier owner of the partition had finished: marked done without a call "
+        "(the progress topic).",
+    ),
+    (
+        "omitted",
+        "leadsync.progress.omitted",
+        "{offset}",
+        "Finished offsets left out of a progress record by LEADSYNC_PROGRESS_MAX_BYTES "
+        "(a next owner sends them again).",
+    ),
+    (
+        "failures",
+        "leadsync.progress.write.failures",
+        "{write}",
+        "Progress writes the broker did not acknowledge (retried next flush).",
+    ),
+)
+"""Attribute of ``ProgressMetrics`` -> the counter that reports it."""
+
+
 class ProgressMetrics:
     def __init__(self, meter_provider: MeterProvider) -> None:
         meter = meter_provider.get_meter(METER_NAME)
         self.resumed = 0
         self.omitted = 0
         self.failures = 0
-        meter.create_observable_counter(
-            "leadsync.events.resumed",
-            [self._count("resumed")],
-            unit="{event}",
-            description="Events an earlier owner of the partition had finished: marked done "
-            "without a call (the progress topic).",
-        )
-        meter.create_observable_counter(
-            "leadsync.progress.omitted",
-            [self._count("omitted")],
-            unit="{offset}",
-            description="Finished offsets left out of a progress record by "
-            "LEADSYNC_PROGRESS_MAX_BYTES (a next owner sends them again).",
-        )
-        meter.create_observable_counter(
-            "leadsync.progress.write.failures",
-            [self._count("failures")],
-            unit="{write}",
-            description="Progress writes the broker did not acknowledge (retried next flush).",
-        )
+        for attribute, name, unit, description in _COUNTERS:
+            meter.create_observable_counter(
+                name, [self._count(attribute)], unit=unit, description=description
+            )
         self._duration = meter.create_histogram(
             "leadsync.progress.write.duration",
             unit="s",

@@ -19,11 +19,9 @@ from aiohttp import web
 from consumer.errors import EXIT_CRASH, EXIT_INTERNAL_ERRORS, ServiceFailed
 from consumer.intake.committer import Committer
 from consumer.pbx.client import CallResult, NoojeeClient
-from consumer.pipeline import Pipeline
 from consumer.sandbox.broker import EmbeddedBroker
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
-from consumer.service import run_service
 from contracts import deadletter as h
 from contracts.deadletter import parse_dead_letter_headers
 from contracts.noojee import UpdateLeadFast
@@ -40,7 +38,7 @@ from tests.kafka_helpers import (
     unique_topic,
 )
 from tests.oracle import applied_histories, verify
-from tests.service_helpers import running_service, service_settings, wait_until
+from tests.service_helpers import running_service, service_settings, started_service, wait_until
 
 
 def numbered(lead: str, seq: int, **fields: Any) -> Outgoing:
@@ -172,11 +170,7 @@ async def test_an_internal_error_dead_letters_its_event_and_the_sync_goes_on(
     key = secrets.token_hex(8)
     async with run_simulator(SimulatorConfig(api_key=key, threads=8, min_service_ms=1)) as sim:
         settings = service_settings(kafka_broker.bootstrap, topic, sim.url, key)
-        ready: asyncio.Future[Pipeline] = asyncio.get_running_loop().create_future()
-        service = asyncio.create_task(
-            run_service(settings, handle_signals=False, on_ready=ready.set_result)
-        )
-        pipeline = await asyncio.wait_for(ready, timeout=30)
+        pipeline, service = await started_service(settings)
         await wait_until(lambda: pipeline.counts.finished >= 50, timeout_s=60, what="all")
         pipeline.request_stop()
         assert await asyncio.wait_for(service, timeout=30) == 0
@@ -211,11 +205,7 @@ async def test_a_run_of_internal_errors_stops_the_service_with_exit_5_committing
         settings = service_settings(
             kafka_broker.bootstrap, topic, sim.url, key, max_consecutive_internal_errors=5
         )
-        ready: asyncio.Future[Pipeline] = asyncio.get_running_loop().create_future()
-        service = asyncio.create_task(
-            run_service(settings, handle_signals=False, on_ready=ready.set_result)
-        )
-        await asyncio.wait_for(ready, timeout=30)
+        _, service = await started_service(settings)
         assert await asyncio.wait_for(service, timeout=60) == EXIT_INTERNAL_ERRORS
     dead = await read_topic(kafka_broker.bootstrap, f"{topic}.dlq", expect=4, timeout_s=5)
     assert len(dead) == 4  # the fifth in a row stopped it instead
@@ -231,11 +221,7 @@ async def test_a_committer_that_dies_stops_the_service(
     key = secrets.token_hex(8)
     async with run_simulator(SimulatorConfig(api_key=key, threads=8, min_service_ms=1)) as sim:
         settings = service_settings(kafka_broker.bootstrap, topic, sim.url, key)
-        ready: asyncio.Future[Pipeline] = asyncio.get_running_loop().create_future()
-        service = asyncio.create_task(
-            run_service(settings, handle_signals=False, on_ready=ready.set_result)
-        )
-        pipeline = await asyncio.wait_for(ready, timeout=30)
+        pipeline, service = await started_service(settings)
 
         async def broken(self: Committer, only: object = None) -> bool:
             raise RuntimeError("the commit policy has a bug")

@@ -3,7 +3,6 @@ security, TLS files, OTEL_* values; every problem one line naming its variable."
 
 from __future__ import annotations
 
-import os
 import ssl
 from pathlib import Path
 
@@ -12,25 +11,14 @@ import pytest
 from consumer.configuration import load_configuration, unknown_variables
 from consumer.errors import SettingsError
 from consumer.kafka.clients import connection_options
-from consumer.secret_files import ENV_PREFIX
 from consumer.wiring import pbx_tls_context
+from tests.settings_env import SECRET, only_required_settings
 from tests.tls_material import TlsMaterial, make_tls_material
-
-SECRET = "s3cr3t-Key-0f-the-PBX"
-REQUIRED = {
-    "LEADSYNC_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
-    "LEADSYNC_NOOJEE_URL": "https://pbx.example.com",
-    "LEADSYNC_NOOJEE_API_KEY": SECRET,
-}
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith((ENV_PREFIX, "OTEL_")):
-            monkeypatch.delenv(name)
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
+    only_required_settings(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ processes for a sample of these.)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,9 @@ from consumer.kafka.clients import build_consumer, build_producer, connection_op
 from consumer.limits.throttle import Throttle
 from consumer.settings import ENV_PREFIX, Settings, effective_settings
 from consumer.wiring import build_client, build_decoder, build_pipeline
+from tests.settings_env import SECRET, only_required_settings
 from tests.telemetry_helpers import recorded
 
-SECRET = "s3cr3t-Key-0f-the-PBX"
-REQUIRED = {
-    "LEADSYNC_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
-    "LEADSYNC_NOOJEE_URL": "https://pbx.example.com",
-    "LEADSYNC_NOOJEE_API_KEY": SECRET,
-}
 HOSTILE = (
     "",
     " ",
@@ -59,11 +53,7 @@ def variables() -> list[str]:
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith((ENV_PREFIX, "OTEL_")):
-            monkeypatch.delenv(name)
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
+    only_required_settings(monkeypatch)
 
 
 @pytest.mark.parametrize("variable", variables())

@@ -98,21 +98,13 @@ class LeadStore:
         if not numbers.isdisjoint(config.duplicate_numbers):
             return NoojeeCode.DUPLICATE
         disposition = body.get("njDisposition")
-        valid = config.valid_dispositions
-        if disposition != NO_CHANGE and not (
-            isinstance(disposition, str) and (valid is None or disposition in valid)
-        ):
+        if disposition != NO_CHANGE and not self._known_disposition(disposition):
             return NoojeeCode.INVALID_DISPOSTION
         if disposition == NO_CHANGE and self.never_dialled(lead):
             return NoojeeCode.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED
         if self.importing(lead) and NO_CHANGE in body.values():
             return NoojeeCode.IMPORT_BUT_NOCHANGE_SPECIFIED
-        hours, zones = body.get("njContactHours"), config.valid_contact_hours
-        if (
-            hours is not None
-            and zones is not None
-            and not (isinstance(hours, str) and hours in zones)
-        ):
+        if not self._known_hours(body.get("njContactHours")):
             return NoojeeCode.INVALID_TIMEZONE_SPECIFIED
         if self._conflicts_used[lead] < config.conflict_leads.get(lead, 0):
             self._conflicts_used[lead] += 1
@@ -126,6 +118,14 @@ class LeadStore:
         if lead in self._held:
             self._hold_numbers(lead, body)
         return NoojeeCode.OK
+
+    def _known_disposition(self, disposition: object) -> bool:
+        valid = self._config.valid_dispositions
+        return isinstance(disposition, str) and (valid is None or disposition in valid)
+
+    def _known_hours(self, hours: object) -> bool:
+        zones = self._config.valid_contact_hours
+        return hours is None or zones is None or (isinstance(hours, str) and hours in zones)
 
     def answer_insert(
         self, body: object, *, allow_duplicates: bool, fail: bool
@@ -152,17 +152,10 @@ class LeadStore:
             or any(number in self._numbers for number in numbers)
         ):
             return NoojeeCode.DUPLICATE
-        disposition, valid = body.get("njDisposition"), config.valid_dispositions
-        if disposition is not None and not (
-            isinstance(disposition, str) and (valid is None or disposition in valid)
-        ):
+        disposition = body.get("njDisposition")
+        if disposition is not None and not self._known_disposition(disposition):
             return NoojeeCode.INVALID_DISPOSTION
-        hours, zones = body.get("njContactHours"), config.valid_contact_hours
-        if (
-            hours is not None
-            and zones is not None
-            and not (isinstance(hours, str) and hours in zones)
-        ):
+        if not self._known_hours(body.get("njContactHours")):
             return NoojeeCode.INVALID_TIMEZONE_SPECIFIED
         if fail:
             return NoojeeCode.EXCEPTION
