@@ -76,7 +76,7 @@ async def check_kafka(settings: Settings) -> list[str]:
     if settings.progress:
         needed.append((settings.resume_topic, "LEADSYNC_PROGRESS_TOPIC"))
     problems = [
-        f"topic {topic} ({variable}) does not exist"
+        f"topic {topic} ({variable}) does not exist: `leadsync topics create` makes it"
         for topic, variable in needed
         if topic not in topics
     ]

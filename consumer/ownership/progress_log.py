@@ -63,8 +63,9 @@ async def open_reader(reader: AIOKafkaConsumer, topic: str) -> int:
     )
     if not partitions:
         raise SettingsError(
-            f"LEADSYNC_PROGRESS_TOPIC: topic {topic!r} does not exist: create it (compacted, "
-            "as many partitions as the source topic; see docs/operations.md) or set "
+            f"LEADSYNC_PROGRESS_TOPIC: topic {topic!r} does not exist: create it "
+            "(`leadsync topics create` does; compacted, as many partitions as the source "
+            "topic) or set "
             "LEADSYNC_PROGRESS=false to run without it (every handover then sends again "
             "what finished above its commit)"
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 
+import pytest
 from aiokafka import TopicPartition
 
 from consumer.errors import EXIT_CONFIG
@@ -154,12 +156,15 @@ async def test_a_restarted_service_skips_what_the_last_one_finished_above_its_co
 
 
 async def test_without_the_progress_topic_the_service_does_not_start(
-    kafka_broker: EmbeddedBroker,
+    kafka_broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     topic = unique_topic()
     await create_topics(kafka_broker.bootstrap, {topic: 1, f"{topic}.dlq": 1})
     settings = service_settings(kafka_broker.bootstrap, topic, "http://pbx.invalid", "k")
     assert await asyncio.wait_for(run_service(settings, handle_signals=False), 60) == EXIT_CONFIG
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert line.startswith(f"LEADSYNC_PROGRESS_TOPIC: topic '{topic}.progress' does not exist")
+    assert "leadsync topics create" in line
     off = service_settings(kafka_broker.bootstrap, topic, "http://pbx.invalid", "k", progress=False)
     async with running_service(off):  # starts and stops cleanly without it
         pass
