@@ -20,7 +20,7 @@ from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssigno
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
-from consumer.kafka import lenient_records
+from consumer.kafka import join_once, lenient_records
 from consumer.kafka.failures import KAFKA_ERRORS
 from consumer.settings import PBX_QUEUE_LIMIT_S, SecurityProtocol, Settings
 
@@ -57,6 +57,7 @@ def build_consumer(
 ) -> AIOKafkaConsumer:
     """``assignors``: the partition assignment strategies offered, preferred first."""
     lenient_records.install()  # a header name that is not UTF-8 must not stop the consumer
+    join_once.install()  # one JoinGroup per join, whatever the number of assignors
     drain_and_call_ms = int((settings.drain_timeout_s + PBX_QUEUE_LIMIT_S) * 1000)
     return AIOKafkaConsumer(
         **connection_options(settings),

@@ -261,7 +261,8 @@ class LimitController:
         is measured (no queue there), nor while slow start climbs or a step up is tried
         (their signal is a queue; the step's one call more stands in for it), nor at the
         base's own level, whose windows refine the base."""
-        trying = self._slow_start or self._probing or self._stepped_from is not None
+        climbing = self._slow_start and self._limit < self._ceiling
+        trying = climbing or self._probing or self._stepped_from is not None
         depth = 0 if trying or self._limit <= self._base_level else self.tuning.queue_depth
         if depth != self._depth:
             self._depth = depth

@@ -790,3 +790,15 @@ def test_a_step_up_is_tried_without_the_queued_call() -> None:
     # 5 is tried now and then, with 5 calls in flight as at 4 and one queued.
     assert (5, 0) in seen
     assert (5, 1) not in seen
+
+
+def test_at_a_ceiling_that_is_the_capacity_a_call_is_queued_once_the_ceiling_held() -> None:
+    """MAX_CONCURRENCY set to the PBX's capacity: slow start never sees a queue."""
+    control = LimitController(4, 0.0, Tuning(reprobe_s=1e9))
+    latency = pbx_latency(4, 0.1)
+    depths = []
+    now = 0.0
+    for _ in range(6):
+        depths.append((control.limit, control.queue_depth))
+        now = feed(control, now, latency(control.limit + control.queue_depth))
+    assert depths == [(1, 0), (2, 0), (4, 0), (4, 1), (4, 1), (4, 1)]
