@@ -1,8 +1,9 @@
 """Where a service's start-up went, read from its own text log: no I/O.
 
-The service logs when it is connected and consuming, and when its group
-assigned it partitions; the harness knows when it spawned the process and the
-PBX when the first call began. The steps between are the start-up's parts.
+The service logs when it begins to join its group (the first "partitions
+revoked: none", once connected) and when the group assigned it partitions;
+the harness knows when it spawned the process and the PBX when the first call
+began. The steps between are the start-up's parts.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from datetime import datetime
 
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ +\S+: (.*)$", re.MULTILINE)
 MARKS = (
-    ("connected", re.compile(r"^leadsync \S+ consuming ")),
+    ("joining", re.compile(r"^partitions revoked: none")),
     ("assigned", re.compile(r"^partitions assigned: (?!none)")),
 )
 """The log lines that end each step, in order."""
 STEPS = (
-    ("imports, health port and Kafka connections", "connected"),
+    ("imports, health port and Kafka connections", "joining"),
     ("joining the group (join and sync)", "assigned"),
     ("handover wait, committed offsets, first fetch, first call", "first call"),
 )
