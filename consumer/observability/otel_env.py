@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -32,6 +33,7 @@ from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricExporter,
     MetricReader,
+    MetricsData,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import (
@@ -45,6 +47,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from consumer.errors import TelemetryConfigError
+from consumer.observability.histograms import HistogramDelta, HistogramTallies
+from consumer.observability.metrics import METER_NAME
 
 OTLP = "otlp"
 CONSOLE = "console"
@@ -115,11 +119,48 @@ class Providers:
     meter_provider: MeterProvider
     prometheus: CollectorRegistry
     shutdown: tuple[Callable[[], object], ...]
+    tallies: HistogramTallies
+    """The histograms every reader here adds to its collections (``Metrics`` counts them)."""
 
 
-def prometheus_reader(registry: CollectorRegistry) -> PrometheusMetricReader:
+class TalliedPrometheusReader(PrometheusMetricReader):
+    """The Prometheus reader, with the tallied histograms in each collection."""
+
+    def __init__(self, registry: CollectorRegistry, tallies: HistogramTallies) -> None:
+        super().__init__(scope_info_enabled=False, registry=registry)
+        self._tallies = tallies
+
+    def _receive_metrics(self, metrics_data: MetricsData, *args: Any, **kwargs: Any) -> None:
+        super()._receive_metrics(self._tallies.added_to(metrics_data), *args, **kwargs)
+
+
+class TalliedPeriodicReader(PeriodicExportingMetricReader):
+    """The periodic exporting reader, with the tallied histograms in each export."""
+
+    def __init__(self, exporter: MetricExporter, tallies: HistogramTallies, *, delta: bool) -> None:
+        super().__init__(exporter)
+        self._tallies = tallies
+        self._delta = HistogramDelta() if delta else None
+
+    def _receive_metrics(self, metrics_data: MetricsData, *args: Any, **kwargs: Any) -> None:
+        data = self._tallies.added_to(metrics_data, self._delta)
+        super()._receive_metrics(data, *args, **kwargs)
+
+
+def prometheus_reader(
+    registry: CollectorRegistry, tallies: HistogramTallies | None = None
+) -> PrometheusMetricReader:
     """A reader that renders into ``registry`` (never the global one: tests build many)."""
+    if tallies is not None:
+        return TalliedPrometheusReader(registry, tallies)
     return PrometheusMetricReader(scope_info_enabled=False, registry=registry)
+
+
+def histograms_in_delta(environ: Mapping[str, str], exporter: str) -> bool:
+    """Whether the OTLP exporter asks for delta histograms (the SDK's rule: DELTA and
+    LOWMEMORY both do); the console exporter and Prometheus are cumulative."""
+    preference = environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "")
+    return exporter == OTLP and preference.strip().upper() in {"DELTA", "LOWMEMORY"}
 
 
 def service_resource(version: str) -> Resource:
@@ -134,8 +175,14 @@ def build_providers(*, version: str) -> Providers:
     resource = service_resource(version)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
-    readers: list[MetricReader] = [prometheus_reader(registry)]
-    readers += [PeriodicExportingMetricReader(_metric_exporter(name)) for name in plan.metrics]
+    tallies = HistogramTallies(METER_NAME)
+    readers: list[MetricReader] = [prometheus_reader(registry, tallies)]
+    readers += [
+        TalliedPeriodicReader(
+            _metric_exporter(name), tallies, delta=histograms_in_delta(os.environ, name)
+        )
+        for name in plan.metrics
+    ]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     shutdown: list[Callable[[], object]] = [meter_provider.shutdown]
     tracer_provider: trace.TracerProvider = trace.NoOpTracerProvider()
@@ -145,7 +192,7 @@ def build_providers(*, version: str) -> Providers:
             sdk_tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(name)))
         tracer_provider = sdk_tracer_provider
         shutdown.insert(0, sdk_tracer_provider.shutdown)
-    return Providers(tracer_provider, meter_provider, registry, tuple(shutdown))
+    return Providers(tracer_provider, meter_provider, registry, tuple(shutdown), tallies)
 
 
 # ``out`` given here: the console exporters' default is the stdout of import time.
