@@ -19,7 +19,14 @@ from benchmarks.flows import (
     wait_ms,
 )
 from benchmarks.harness import world
-from benchmarks.measures import busiest_window, handover_gaps, percentile, start_rate, throughput
+from benchmarks.measures import (
+    busiest_window,
+    first_full,
+    handover_gaps,
+    percentile,
+    start_rate,
+    throughput,
+)
 from benchmarks.report import TIMES, Figure, ScenarioResult
 
 SERVICE_MS = (100.0, 150.0)
@@ -118,7 +125,7 @@ async def pbx_bound(mode: Mode, workdir: Path) -> ScenarioResult:
     mine, base = throughput(ours.phase(BACKLOG)), throughput(theirs.phase(BACKLOG))
     fs = throughput(peer.phase(BACKLOG))
     u, p99, u_peer = mine.utilisation(cap), latency_ms(ours, 99), fs.utilisation(cap)
-    gap = gap_ms(ours)
+    gap, full = gap_ms(ours), first_full(ours.phase(BACKLOG), cap)
     result = ScenarioResult(
         "pbx-bound",
         "1. PBX-bound",
@@ -208,9 +215,14 @@ async def pbx_bound(mode: Mode, workdir: Path) -> ScenarioResult:
     result.limits = (
         f"The PBX's {cap} slots at a mean service time of {mine.mean_service_s * 1000:.0f} ms"
         f" bound the rate at {mine.ideal_per_s(cap):.1f}/s; leadsync applied"
-        f" {mine.per_s:.1f}/s ({u:.3f} of it). The rest is the time a slot stands empty"
-        " between one call's answer and the next call's arrival:"
-        f" {mine.idle_per_call_s(cap) * 1000:.1f} ms per call on average. The naive"
+        f" {mine.per_s:.1f}/s ({u:.3f} of it); its slots stood empty"
+        f" {mine.idle_per_call_s(cap) * 1000:.1f} ms per call on average, counting the"
+        " start and the end of the drain: the PBX first ran"
+        f" {cap} calls at once {full or 0:.2f} s after the first call (slow start: three"
+        " calls at one at a time, then a round per doubling), and the last calls end one"
+        " by one. In between, once the limit settled, one call waits in the PBX's queue"
+        " (docs/adaptive-concurrency.md, the queued call), so a slot the PBX frees is taken"
+        f" at once: the handover gap at the PBX averaged {gap or 0:.2f} ms. The naive"
         f" consumer keeps one slot busy ({base.utilisation(cap):.2f} of the ideal, about"
         f" 1 ÷ {cap}), so at {LOAD_FACTOR:.0%} of capacity its queue only grows and its"
         f" latency is its backlog's. leadsync's p99 is {p99 or 0:.0f} ms: a service time"

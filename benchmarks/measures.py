@@ -192,3 +192,19 @@ def partition_pauses(
         if pauses:
             longest.append(max(pauses))
     return longest
+
+
+def first_full(calls: Iterable[AppliedCall], capacity: int) -> float | None:
+    """Seconds from the first call's start until ``capacity`` calls ran at once; None if never."""
+    events = sorted(
+        [(call.started_at, 1) for call in calls] + [(call.finished_at, -1) for call in calls],
+        key=lambda event: (event[0], event[1]),  # an end before a start at the same moment
+    )
+    if not events:
+        return None
+    running = 0
+    for when, change in events:
+        running += change
+        if running >= capacity:
+            return when - events[0][0]
+    return None

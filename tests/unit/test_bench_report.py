@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from benchmarks.measures import (
     AppliedCall,
     busiest_window,
+    first_full,
     first_start_after,
     handover_gaps,
     increase,
@@ -142,6 +143,17 @@ def test_partition_pauses_are_the_longest_gap_of_each_partition_in_a_window() ->
     ]
     assert sorted(partition_pauses(calls, 2, 0.0, 10.0, prefix="R")) == [1.0, 4.0]
     assert partition_pauses(calls, 2, 2.5, 10.0, prefix="R") == [4.0]  # ends after 2.5
+
+
+def test_first_full_is_when_capacity_calls_first_ran_at_once() -> None:
+    # One call, then two overlapping from 0.3 s, then three from 0.5 s.
+    calls = [call(0.0, 0.2), call(0.2, 1.0), call(0.3, 1.0), call(0.5, 0.9)]
+    assert first_full(calls, 2) == pytest.approx(0.3)
+    assert first_full(calls, 3) == pytest.approx(0.5)
+    assert first_full(calls, 4) is None
+    assert first_full([], 1) is None
+    # An end and a start at the same moment are a handover, not two at once.
+    assert first_full([call(0.0, 1.0), call(1.0, 2.0)], 2) is None
 
 
 def test_first_start_after_a_moment() -> None:
