@@ -270,9 +270,12 @@ class _Slot:
         concurrency = throttle._concurrency
         if not concurrency.try_acquire():
             await concurrency.acquire()
+        slotted = now()
+        rate = throttle._rate_limit
+        if rate.try_acquire():
+            return Admission(slotted - began, 0.0)
         try:
-            slotted = now()
-            await throttle._rate_limit.acquire()
+            await rate.acquire()
         except BaseException:
             concurrency.release()
             raise

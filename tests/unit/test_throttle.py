@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.limits.fleet_plan import concurrency_share, fleet_share
-from consumer.limits.rate_limit import rate_burst
+from consumer.limits.rate_limit import RateLimit, rate_burst
 from consumer.limits.throttle import Admission, ResizableLimit, Throttle
 
 T = TypeVar("T")
@@ -681,3 +681,13 @@ def test_a_new_share_drops_the_queue_depth_and_a_depth_is_a_count() -> None:
     for depth in (-1, True, 1.5):
         with pytest.raises(ValueError, match="queue depth"):
             throttle.set_limit(2, queue_depth=depth)  # type: ignore[arg-type]
+
+
+def test_try_acquire_takes_a_free_token_only_where_the_rate_does_not_bind() -> None:
+    async def main() -> None:
+        free = RateLimit(40, 4)  # 4 slots cannot outrun 40/s: a token per slot
+        assert [free.try_acquire() for _ in range(5)] == [True] * 4 + [False]
+        binding = RateLimit(20, 16)  # the window keeps each second to 20: always awaited
+        assert not binding.try_acquire()
+
+    virtual(main)
