@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks.capacity import misconfigured, pbx_bound, rate_bound
+from benchmarks.capacity import pbx_bound, rate_bound
 from benchmarks.flows import Mode
 from benchmarks.handovers import rebalance, startup
+from benchmarks.misconfigured import misconfigured
 from benchmarks.operations import fleet, recovery
 from benchmarks.report import ScenarioResult
 from benchmarks.resources import backlog, cpu_bound
