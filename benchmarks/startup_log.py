@@ -56,3 +56,21 @@ def describe(runs: Sequence[dict[str, float]]) -> str:
     return ", ".join(
         f"{label} {statistics.median(run[label] for run in runs):.1f} s" for label, _ in STEPS
     )
+
+
+_REVOKED = re.compile(r"^partitions revoked: (?!none)")
+_ASSIGNED = re.compile(r"^partitions assigned: ")
+
+
+def rejoins(log: str) -> list[float]:
+    """Seconds from each revoke of partitions to the next assignment: the group's join
+    and sync, as one member saw them."""
+    took, revoked = [], None
+    for stamp, message in _LINE.findall(log):
+        at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        if _REVOKED.search(message):
+            revoked = at
+        elif revoked is not None and _ASSIGNED.search(message):
+            took.append(at - revoked)
+            revoked = None
+    return took

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import pytest
 from hypothesis import given
@@ -36,6 +37,7 @@ from benchmarks.report import (
     format_value,
 )
 from benchmarks.resources import intake_floor
+from benchmarks.startup_log import rejoins, steps
 
 
 def call(started: float, finished: float, sent: float | None = None) -> AppliedCall:
@@ -261,3 +263,24 @@ def test_theintake_floor_says_whether_kafka_alone_fits_the_cpu_target() -> None:
     assert f"(107 µs) leadsync spent 1.50{TIMES}" in fits
     assert "more than the target leaves" in intake_floor(cpu=200.0, floor=100.0, intake=60.0)
     assert "not measured" in intake_floor(cpu=160.0, floor=100.0, intake=None)
+
+
+LOG = """\
+2026-12-05 20:34:24,000 INFO    consumer.ownership.handover: partitions revoked: none
+2026-12-05 20:34:29,500 INFO    consumer.pipeline: partitions assigned: t[0], t[1] (share: 40)
+2026-12-05 20:34:40,000 INFO    consumer.ownership.handover: partitions revoked: t[0], t[1]
+2026-12-05 20:34:45,250 INFO    consumer.pipeline: partitions assigned: t[0] (share: 20)
+"""
+
+
+def test_start_up_steps_and_rejoins_are_read_from_the_service_log() -> None:
+    joining = datetime(2026, 12, 5, 20, 34, 24).timestamp()
+    found = steps(joining - 0.5, LOG, first_call_at=joining + 7.0)
+    assert found is not None
+    assert list(found.values()) == [
+        pytest.approx(0.5),
+        pytest.approx(5.5),
+        pytest.approx(1.5),
+    ]
+    assert steps(joining, "", joining + 1) is None  # a mark missing: not read
+    assert rejoins(LOG) == [pytest.approx(5.25)]
