@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Tuning:
     """The controller's parameters; docs/adaptive-concurrency.md says what each trades."""
 
-    initial_limit: int = 1
+    initial_limit: int = 2
     min_window: int = 8
     start_window: int = 3
     window_rounds: float = 2.0
