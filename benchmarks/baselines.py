@@ -54,7 +54,7 @@ def dumps(body: dict[str, object]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class _Announce(ConsumerRebalanceListener):  # type: ignore[misc]
+class Announce(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         pass
 
@@ -67,7 +67,7 @@ async def naive(bootstrap: str, topic: str, group: str, url: str, key: str, retr
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
     )
-    consumer.subscribe([topic], listener=_Announce())
+    consumer.subscribe([topic], listener=Announce())
     await consumer.start()
     try:
         async with aiohttp.ClientSession(headers=HEADERS) as session:
@@ -76,14 +76,14 @@ async def naive(bootstrap: str, topic: str, group: str, url: str, key: str, retr
                 target = endpoint(url, dict(request.query), key)
                 payload = dumps(dict(request.body))
                 while True:
-                    if await _post(session, target, payload):
+                    if await post(session, target, payload):
                         break
                     await asyncio.sleep(retry_s)
     finally:
         await consumer.stop()
 
 
-async def _post(session: aiohttp.ClientSession, target: URL, payload: bytes) -> bool:
+async def post(session: aiohttp.ClientSession, target: URL, payload: bytes) -> bool:
     try:
         async with session.post(target, data=payload) as response:
             await response.read()
@@ -115,7 +115,7 @@ async def bare(
                 target = targets.get(items) or targets.setdefault(items, endpoint(url, query, key))
                 if limiter is not None:
                     await limiter.acquire()
-                ok = await _post(session, target, dumps(body))
+                ok = await post(session, target, dumps(body))
                 applied += ok  # after the await: ``applied += await …`` would lose counts
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))

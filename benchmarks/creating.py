@@ -1,4 +1,4 @@
-"""Scenario 9: a Debezium snapshot of new leads (op r, inserted), then an update of each.
+"""Scenario 12: a Debezium snapshot of new leads (op r, inserted), then an update of each.
 
 The PBX starts empty (every lead id unknown until inserted), so every snapshot
 row is one insertLeadFast call and every update one updateLeadFast call: the
@@ -110,7 +110,7 @@ async def snapshot(mode: Mode, workdir: Path) -> ScenarioResult:
     peak = int(stats.get("max_concurrency", 0))
     result = ScenarioResult(
         "snapshot",
-        "9. Snapshot of new leads",
+        "12. Snapshot of new leads",
         f"PBX --threads 8 (capacity {cap}), {SERVICE_MS[0]:.0f}-{SERVICE_MS[1]:.0f} ms"
         f" calls, starting empty; a Debezium snapshot of {leads} leads (op r, mapping"
         ' events.snapshot = "create": insertLeadFast), then, once all were inserted, an'

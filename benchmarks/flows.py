@@ -96,6 +96,7 @@ async def drain(
     ready: During | None = None,
     topic: str | None = None,
     even: bool = False,
+    lossy: bool = False,
 ) -> RunResult:
     """Consumers drain ``backlog`` events, then ``paced`` more produced at ``pace_rate``/s.
 
@@ -105,6 +106,8 @@ async def drain(
     ``even`` deals the backlog out over the partitions in turn (``load.produce``).
     ``ready`` is awaited once the consumers own their partitions, before the
     backlog is produced; ``during`` runs alongside the backlog's drain.
+    ``lossy``: the consumers retry nothing (the FastStream peer), so the run waits
+    for the PBX to have answered every event rather than applied it.
     """
     spread = partitions if even else None
     if topic is None:
@@ -122,15 +125,17 @@ async def drain(
         if not preload:
             await produce(world.bootstrap, topic, BACKLOG, range(backlog), spread_over=spread)
         helper = asyncio.create_task(during(watch)) if during is not None else None
-        complete = await watch.until_applied(backlog, timeout_s)
+        complete = await watch.until_applied(backlog, timeout_s, answered=lossy)
         if helper is not None:
             await helper
         backlog_stats = await pbx.stats()
         if paced and complete:
             await produce(world.bootstrap, topic, PACED, range(paced), rate=pace_rate)
-            complete = await watch.until_applied(backlog + paced, timeout_s)
+            complete = await watch.until_applied(backlog + paced, timeout_s, answered=lossy)
         stats = await pbx.stats()
-    run = await _finish(pbx, procs, watch, stats, backlog, complete=complete, fetch=fetch)
+    run = await _finish(
+        pbx, procs, watch, stats, backlog, complete=complete, fetch=fetch, lossy=lossy
+    )
     run.backlog_stats = backlog_stats
     return run
 
@@ -167,9 +172,10 @@ async def _finish(
     *,
     complete: bool,
     fetch: bool,
+    lossy: bool = False,
 ) -> RunResult:
     codes = [await proc.stop() for proc in procs]
-    span = work_span(watch.applied, target)
+    span = work_span(watch.answered if lossy else watch.applied, target)
     rate = cpu_us = None
     if span is not None and span[1] > span[0]:
         start, end = span
@@ -194,6 +200,15 @@ def naive_consumer(world: World, pbx: Pbx, retry_s: float = 1.0) -> StartProcs:
     def start(topic: str) -> list[Proc]:
         args = ["--bootstrap", world.bootstrap, "--topic", topic, "--group", f"{topic}-naive"]
         return [world.baseline("naive", pbx, "naive", *args, "--retry-s", str(retry_s))]
+
+    return start
+
+
+def faststream_peer(world: World, pbx: Pbx, workers: int, *, members: int = 1) -> StartProcs:
+    """Starts ``members`` FastStream peers on a topic (one group), ``max_workers`` each."""
+
+    def start(topic: str) -> list[Proc]:
+        return [world.faststream(f"faststream{n + 1}", pbx, topic, workers) for n in range(members)]
 
     return start
 

@@ -37,6 +37,8 @@ class Proc:
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) -> None:
         self.name = name
         self.log_path = log
+        self.spawned_at = time.time()
+        """Epoch seconds just before the process was started (start-up is measured from it)."""
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 list(argv), env=dict(env), stdout=out, stderr=subprocess.STDOUT
@@ -150,6 +152,13 @@ class World:
         argv = [sys.executable, "-m", "benchmarks.baselines", *args, "--url", pbx.url]
         return self._spawn(name, argv, env)
 
+    def faststream(self, name: str, pbx: Pbx, topic: str, workers: int) -> Proc:
+        """The FastStream peer (``benchmarks.faststream_peer``) on ``topic``, its own group."""
+        env = child_env({"LEADSYNC_NOOJEE_API_KEY": pbx.api_key})
+        argv = [sys.executable, "-m", "benchmarks.faststream_peer", "--url", pbx.url]
+        argv += ["--bootstrap", self.bootstrap, "--topic", topic, "--group", f"{topic}-faststream"]
+        return self._spawn(name, [*argv, "--workers", str(workers)], env)
+
     def kafka_baseline(self, name: str, *args: str) -> Proc:
         """``python -m benchmarks.baselines ARGS`` with no PBX (Kafka intake alone)."""
         argv = [sys.executable, "-m", "benchmarks.baselines", *args]
@@ -185,6 +194,10 @@ class Watch:
         self.pbx = pbx
         self.procs = list(procs)
         self.applied: list[tuple[float, float]] = []
+        self.answered: list[tuple[float, float]] = []
+        """Calls the PBX answered, whatever the answer (a peer that retries nothing)."""
+        self.executing: list[tuple[float, int]] = []
+        """Calls the PBX was running at each sample."""
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
@@ -196,8 +209,12 @@ class Watch:
         while True:
             for proc in self.procs:
                 proc.sample()
-            count = await self.pbx.applied_count()
-            self.applied.append((time.time(), count))
+            stats = await self.pbx.stats()
+            now = time.time()
+            self.applied.append((now, int(stats["applied"])))
+            settled = int(stats["requests"]) - int(stats["executing"]) - int(stats["queued"])
+            self.answered.append((now, settled))
+            self.executing.append((now, int(stats["executing"])))
             await asyncio.sleep(self._interval_s)
 
     async def __aenter__(self) -> Watch:
@@ -212,11 +229,13 @@ class Watch:
         for proc in self.procs:
             proc.sample()
 
-    async def until_applied(self, target: int, timeout_s: float) -> bool:
-        """True once the PBX applied ``target`` updates; False when ``timeout_s`` passed first."""
+    async def until_applied(self, target: int, timeout_s: float, *, answered: bool = False) -> bool:
+        """True once the PBX applied ``target`` updates (with ``answered``: answered that
+        many calls, applied or not); False when ``timeout_s`` passed first."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while self.last_applied < target:
+        series = self.answered if answered else self.applied
+        while (int(series[-1][1]) if series else 0) < target:
             if self._task is not None and self._task.done():
                 self._task.result()  # the sampler failed (the PBX went away): say why
             if loop.time() > deadline:

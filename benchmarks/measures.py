@@ -148,3 +148,63 @@ def start_rate(calls: Sequence[AppliedCall]) -> float:
     starts = [call.started_at for call in calls]
     span = max(starts) - min(starts)
     return (len(calls) - 1) / span if span > 0 else 0.0
+
+
+def handover_gaps(calls: Iterable[AppliedCall]) -> list[float]:
+    """Seconds a PBX slot stood empty between one call's end and the next call's start in it.
+
+    The PBX does not say which slot ran a call, so each start is paired with the
+    latest end before it that no start followed yet: a slot freed and taken
+    again. Slots no call took again (the end of a drain, a limit below the
+    capacity) stay unpaired and count nowhere, so a gap is a handover's alone.
+    """
+    events = sorted(
+        [(call.finished_at, 0) for call in calls] + [(call.started_at, 1) for call in calls]
+    )
+    freed: list[float] = []
+    gaps: list[float] = []
+    for when, is_start in events:
+        if not is_start:
+            freed.append(when)
+        elif freed:
+            gaps.append(when - freed.pop())
+    return gaps
+
+
+def partition_pauses(
+    calls: Iterable[AppliedCall], partitions: int, begin: float, end: float, *, prefix: str
+) -> list[float]:
+    """Per partition, the longest time between two of its calls' starts around ``[begin, end]``.
+
+    The events were dealt out over the partitions in turn (``load.produce`` with
+    ``spread_over``), so the number in a lead id (``prefix`` and digits) says
+    which partition held it. A pause counts when it ends within ``(begin, end]``.
+    """
+    starts: dict[int, list[float]] = {}
+    for call in calls:
+        if call.lead.startswith(prefix) and call.lead[len(prefix) :].isdigit():
+            number = int(call.lead[len(prefix) :])
+            starts.setdefault(number % partitions, []).append(call.started_at)
+    longest = []
+    for times in starts.values():
+        times.sort()
+        pauses = [b - a for a, b in itertools.pairwise(times) if begin < b <= end]
+        if pauses:
+            longest.append(max(pauses))
+    return longest
+
+
+def first_full(calls: Iterable[AppliedCall], capacity: int) -> float | None:
+    """Seconds from the first call's start until ``capacity`` calls ran at once; None if never."""
+    events = sorted(
+        [(call.started_at, 1) for call in calls] + [(call.finished_at, -1) for call in calls],
+        key=lambda event: (event[0], event[1]),  # an end before a start at the same moment
+    )
+    if not events:
+        return None
+    running = 0
+    for when, change in events:
+        running += change
+        if running >= capacity:
+            return when - events[0][0]
+    return None

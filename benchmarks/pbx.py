@@ -114,6 +114,16 @@ class Pbx:
         """``POST /_sim/config``: a partial update of the simulator's options."""
         await self._post("/_sim/config", options)
 
+    async def quiet(self, timeout_s: float = 30.0) -> None:
+        """Until no call executes or waits (a process stopped before may have left some)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            stats = await self.stats()
+            if not stats["executing"] and not stats["queued"]:
+                return
+            await asyncio.sleep(0.05)
+
     async def set_outage(self, mode: str | None) -> None:
         """``"refuse"`` closes the PBX port (calls in flight are cut); None reopens it."""
         await self._post("/_sim/config", {"outage": mode})

@@ -27,7 +27,9 @@ class Figure:
     met: bool | None = None
     """Whether ``value`` meets ``target``; None when there is no target."""
     compare: bool = False
-    """Show ``value ÷ baseline`` (meaningful for rates, costs and sizes)."""
+    """Show ``value ÷ baseline`` and ``value ÷ peer`` (meaningful for rates, costs and sizes)."""
+    peer: float | None = None
+    """The FastStream peer's figure in the same run (``benchmarks.faststream_peer``), if run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +88,20 @@ def met_mark(met: bool | None) -> str:
 
 def figures_table(results: Sequence[ScenarioResult]) -> str:
     lines = [
-        "| scenario | figure | leadsync | baseline | leadsync ÷ baseline | target | met |",
-        "|---|---|---:|---:|---:|---|---|",
+        "| scenario | figure | leadsync | baseline | leadsync ÷ baseline | FastStream"
+        " | leadsync ÷ FastStream | target | met |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for result in results:
         if result.error is not None:
-            lines.append(f"| {result.title} | failed: {result.error} | | | | | |")
+            lines.append(f"| {result.title} | failed: {result.error} | | | | | | | |")
         for figure in result.figures:
             ratio = format_ratio(figure.value, figure.baseline) if figure.compare else ""
+            peer = format_value(figure.peer, figure.unit) if figure.peer is not None else ""
+            to_peer = format_ratio(figure.value, figure.peer) if figure.compare and peer else ""
             lines.append(
                 f"| {result.title} | {figure.name} | {format_value(figure.value, figure.unit)}"
-                f" | {format_value(figure.baseline, figure.unit)} | {ratio}"
+                f" | {format_value(figure.baseline, figure.unit)} | {ratio} | {peer} | {to_peer}"
                 f" | {figure.target} | {met_mark(figure.met)} |"
             )
     return "\n".join(lines)

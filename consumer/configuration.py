@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar
 
 from consumer.errors import SettingsError
 from consumer.kafka.clients import tls_context
-from consumer.observability.otel_env import otel_problems
+from consumer.observability.otel_plan import otel_problems
 from consumer.secret_files import ENV_PREFIX, variable
 from consumer.settings import Settings, load_settings
 from consumer.wiring import build_decoder, pbx_tls_context

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData, NumberDataPoint
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -16,6 +17,8 @@ from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from consumer.observability.histograms import HistogramTallies
+from consumer.observability.metrics import METER_NAME
 from consumer.observability.otel_env import prometheus_reader
 from consumer.observability.telemetry import Telemetry
 
@@ -60,19 +63,34 @@ class Recorded:
         }
 
 
-def recorded(*, secret: str | None = None, tracing: bool = True) -> Recorded:
+class TalliedInMemoryReader(InMemoryMetricReader):
+    """The in-memory reader, with the tallied histograms, as the service's readers have."""
+
+    def __init__(self, tallies: HistogramTallies) -> None:
+        super().__init__()
+        self._tallies = tallies
+
+    def _receive_metrics(self, metrics_data: MetricsData, *args: Any, **kwargs: Any) -> None:
+        super()._receive_metrics(self._tallies.added_to(metrics_data), *args, **kwargs)
+
+
+def recorded(*, secret: str | None = None, tracing: bool = True, tallied: bool = True) -> Recorded:
+    """``tallied``: histograms counted by leadsync and added by the readers, as the
+    service's providers do (``otel_env.build_providers``); else the SDK's own."""
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    reader = InMemoryMetricReader()
+    tallies = HistogramTallies(METER_NAME) if tallied else None
+    reader = TalliedInMemoryReader(tallies) if tallies else InMemoryMetricReader()
     registry = CollectorRegistry()
-    meter_provider = MeterProvider(metric_readers=[reader, prometheus_reader(registry)])
+    meter_provider = MeterProvider(metric_readers=[reader, prometheus_reader(registry, tallies)])
     telemetry = Telemetry(
         tracer_provider if tracing else NoOpTracerProvider(),
         meter_provider,
         consumer_group=GROUP,
         secret=SecretStr(secret) if secret is not None else None,
         prometheus=registry,
+        tallies=tallies,
     )
     return Recorded(telemetry, spans, reader, registry)
 

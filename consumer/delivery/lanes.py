@@ -1,9 +1,14 @@
 """Per-lead lanes: one lead's events strictly one after another, leads side by side.
 
-A lane is a FIFO of a lead's waiting work plus at most one worker task. The
-worker runs the head item to its end (applied or dead-lettered, retries
-included) before it looks at the next, so a lead waiting for a retry holds back
-only itself. Idle lanes are forgotten, so the table holds only leads with work.
+A lane is a FIFO of a lead's waiting work plus at most one worker. The worker
+runs the head item to its end (applied or dead-lettered, retries included)
+before it looks at the next, so a lead waiting for a retry holds back only
+itself. Idle lanes are forgotten, so the table holds only leads with work.
+
+Workers are tasks kept for reuse: one whose lane ran dry waits for the next
+lane that needs a worker (up to ``spare_workers`` of them wait), so a new lead
+costs a wake-up, not a task. Nearly every event is a lead of its own, and a
+task per event was the largest single cost of the service's own CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ Item = TypeVar("Item")
 
 log = logging.getLogger(__name__)
 
+SPARE_WORKERS = 256
+"""Workers kept waiting for a lane; beyond that a worker whose lane ran dry ends."""
+
+_Spare = tuple["asyncio.Future[Hashable]", "asyncio.Task[None]"]
+"""A worker waiting for a lane: the future that hands it the lane's key, and its task."""
+
 
 class Lanes(Generic[Item]):
     """Runs ``process(item, waiting)`` for each submitted item, in order per key.
@@ -30,14 +41,20 @@ class Lanes(Generic[Item]):
         self,
         process: Callable[[Item, deque[Item]], Awaitable[None]],
         on_error: Callable[[Item, Exception], None] | None = None,
+        *,
+        spare_workers: int = SPARE_WORKERS,
     ) -> None:
         self._process = process
         self._on_error = on_error
+        self._spare_limit = spare_workers
         self._closing = False
         self._waiting: dict[Hashable, deque[Item]] = {}
-        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._owners: dict[Hashable, asyncio.Task[None]] = {}
+        """The worker of each lane that has one."""
         self._running: dict[Hashable, Item] = {}
         self._abandoning: set[Hashable] = set()
+        self._spare: list[_Spare] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -46,9 +63,33 @@ class Lanes(Generic[Item]):
         if queue is None:
             queue = self._waiting[key] = deque()
         queue.append(item)
-        if key not in self._workers:
-            self._idle.clear()
-            self._workers[key] = asyncio.create_task(self._drain(key), name=f"lane:{key}")
+        if key in self._owners:
+            return
+        self._idle.clear()
+        while self._spare:
+            handed, worker = self._spare.pop()  # the last to wait: its frame is warm
+            if not handed.done():  # cancelled by cancel_all
+                handed.set_result(key)
+                self._owners[key] = worker
+                return
+        worker = asyncio.create_task(self._work(key), name="lane worker")
+        self._tasks.add(worker)
+        self._owners[key] = worker
+
+    async def _work(self, key: Hashable) -> None:
+        worker = asyncio.current_task()
+        assert worker is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self._drain(key)
+                if self._closing or len(self._spare) >= self._spare_limit:
+                    return
+                handed: asyncio.Future[Hashable] = loop.create_future()
+                self._spare.append((handed, worker))
+                key = await handed
+        finally:
+            self._tasks.discard(worker)
 
     async def _drain(self, key: Hashable) -> None:
         queue = self._waiting[key]
@@ -78,8 +119,8 @@ class Lanes(Generic[Item]):
             # Cancellation leaves the rest of the queue to whoever drops it.
             if not queue:
                 del self._waiting[key]
-            del self._workers[key]
-            if not self._workers:
+            del self._owners[key]
+            if not self._owners:
                 self._idle.set()
 
     def waiting(self, key: Hashable) -> deque[Item] | None:
@@ -96,7 +137,7 @@ class Lanes(Generic[Item]):
                 dropped.extend(item for item in queue if predicate(item))
                 queue.clear()
                 queue.extend(kept)
-            if not queue and key not in self._workers:
+            if not queue and key not in self._owners:
                 del self._waiting[key]
         return dropped
 
@@ -110,7 +151,7 @@ class Lanes(Generic[Item]):
         for key, item in self._running.items():
             if predicate(item) and key not in self._abandoning:
                 self._abandoning.add(key)
-                self._workers[key].cancel()
+                self._owners[key].cancel()
                 count += 1
         return count
 
@@ -119,7 +160,7 @@ class Lanes(Generic[Item]):
 
     @property
     def active_leads(self) -> int:
-        return len(self._workers)
+        return len(self._owners)
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -127,8 +168,9 @@ class Lanes(Generic[Item]):
     async def cancel_all(self) -> None:
         """Cancel every worker (the items they held stay unfinished) and wait for them."""
         self._closing = True
-        workers = list(self._workers.values())
+        workers = list(self._tasks)
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        self._spare.clear()
         self._waiting.clear()

@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from consumer.limits.adaptive_tuning import Tuning
 from consumer.limits.latency_window import Window, pooled, window_of
-from consumer.limits.limit_controller import LimitController, Tuning
+from consumer.limits.limit_controller import LimitController
 from consumer.limits.loop_lag import LoopLag
 from consumer.limits.throttle import Throttle
 from consumer.pbx.client import CallResult
@@ -82,8 +83,9 @@ class AdaptiveConcurrency:
         self._apply()
 
     def _apply(self) -> None:
-        if self._throttle.limit != self.controller.limit:
-            self._throttle.set_limit(self.controller.limit)
+        throttle, controller = self._throttle, self.controller
+        if throttle.limit != controller.limit or throttle.queue_depth != controller.queue_depth:
+            throttle.set_limit(controller.limit, queue_depth=controller.queue_depth)
 
 
 def _answered(result: CallResult) -> bool:

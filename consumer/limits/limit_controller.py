@@ -8,54 +8,14 @@ rule are explained in docs/adaptive-concurrency.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from consumer.limits.adaptive_tuning import Tuning
 from consumer.limits.latency_window import Window, pooled, window_of
 
 SPREAD_WEIGHT = 0.2
 """Weight of each window in the pooled spread (an exponential moving average)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    """The controller's parameters; docs/adaptive-concurrency.md says what each trades."""
-
-    initial_limit: int = 1
-    min_window: int = 8
-    start_window: int = 4
-    window_rounds: float = 2.0
-    min_rise: float = 0.05
-    confidence: float = 2.0
-    confirm_windows: int = 2
-    overload_factor: float = 0.5
-    reprobe_s: float = 60.0
-    probe_windows: int = 2
-    max_hold_windows: int = 32
-    busy: float = 0.75
-    lag_factor: float = 6.0
-    initial_spread: float = 0.15
-
-    def __post_init__(self) -> None:
-        valid = (
-            self.initial_limit >= 1
-            and self.min_window >= 3
-            and 3 <= self.start_window <= self.min_window
-            and self.window_rounds > 0
-            and self.min_rise >= 0
-            and self.confidence >= 0
-            and self.confirm_windows >= 1
-            and 0 < self.overload_factor < 1
-            and self.reprobe_s > 0
-            and self.probe_windows >= 1
-            and self.max_hold_windows >= 1
-            and 0 < self.busy <= 1
-            and self.lag_factor >= 0
-            and self.initial_spread >= 0
-        )
-        if not valid:
-            raise ValueError(
-                f"invalid adaptive tuning (see docs/adaptive-concurrency.md): {self!r}"
-            )
+CLIMB_WINDOW = 2
+"""The fewest calls a window of slow start holds after the first: a mean and a spread."""
 
 
 class LimitController:
@@ -80,11 +40,18 @@ class LimitController:
         self._next_probe_at = math.inf
         self._samples: list[float] = []
         self._lags: list[float] = []
+        self._depth = 0  # calls allowed beyond the limit, to wait in the PBX's queue
 
     @property
     def limit(self) -> int:
         """The limit to apply now (lowered while a probe runs)."""
         return self._limit
+
+    @property
+    def queue_depth(self) -> int:
+        """Calls to allow beyond ``limit`` now: they wait in the PBX's own queue, so a slot
+        it frees is taken at once. 0 while the controller looks for the capacity."""
+        return self._depth
 
     @property
     def base_latency(self) -> float | None:
@@ -103,8 +70,11 @@ class LimitController:
         # cheap: a false queue ends slow start, a missed one is caught a window
         # later. Once the limit is where it may stay, windows are judged on more.
         climbing = self._slow_start and self._limit < self._ceiling and not reprobe
-        least = self.tuning.start_window if climbing else self.tuning.min_window
-        size = max(least, math.ceil(self.tuning.window_rounds * self._limit))
+        # The first base weighs on every judgement of slow start: a few calls more.
+        first = self.tuning.start_window if self._base is None else CLIMB_WINDOW
+        least = first if climbing else self.tuning.min_window
+        rounds = self.tuning.start_rounds if climbing else self.tuning.window_rounds
+        size = max(least, math.ceil(rounds * self._limit))
         # A re-probe's base weighs on every later judgement. The first probe's is
         # as short as any: slow start waits for it.
         return size * self.tuning.probe_windows if reprobe else size
@@ -126,6 +96,7 @@ class LimitController:
             self._samples.clear()
             self._lags.clear()
             self._judge(window, now)
+            self._settle(now)
 
     def overload(self, started_at: float, now: float) -> None:
         """A 109 for a call sent at ``started_at``: cut, unless a cut came after it."""
@@ -135,6 +106,7 @@ class LimitController:
         self._probing = self._base is None
         self._slow_start = False
         self._cut(math.floor(level * self.tuning.overload_factor), now)
+        self._settle(now)
 
     def rescale(self, ceiling: int, now: float) -> None:
         """The ceiling changed (a rebalance): keep the limit's share of it."""
@@ -144,6 +116,7 @@ class LimitController:
         self._probing = self._base is None  # a re-probe is dropped, the first is not
         self._queue = self._stepped_from = None
         self._set(self._return_to, now)
+        self._settle(now)
 
     def _judge(self, window: Window, now: float) -> None:
         if self._probing or self._base is None:
@@ -152,14 +125,14 @@ class LimitController:
         base = self._base
         rise = window.latency / base.latency - 1
         bar = self._bar(self._spread**2 / window.count, base)
-        if rise < -bar:
+        if rise < -bar:  # against the base itself: a queue of queue_depth is no speed-up
             # Faster than the base: the PBX sped up, or the base was measured with a
             # queue. Either way it is stale, and a queue could hide under it: no step.
             self._faster += 1
             self._queued.clear()
         else:
             self._faster = 0
-            if rise <= bar:
+            if window.latency / self._reference(base) - 1 <= bar:
                 self._on_clear(window, now)
             elif self._own(window, base):
                 self._on_clear(window, now, pool=False)
@@ -169,10 +142,16 @@ class LimitController:
         if not self._probing and (stale or now >= self._next_probe_at):
             self._start_probe(self._limit // 2, now)
 
+    def _reference(self, base: Window) -> float:
+        """The latency a window has at the capacity: the base, and the wait of the calls
+        deliberately queued at the PBX (a slot frees every base / limit seconds)."""
+        return base.latency * (1 + self._depth / self._limit)
+
     def _own(self, window: Window, base: Window) -> bool:
         """The rise is this process's: its event loop's lag rose enough to explain it."""
         lag_rise = window.lag - base.lag
-        return lag_rise > 0 and window.latency - base.latency <= self.tuning.lag_factor * lag_rise
+        rise = window.latency - self._reference(base)
+        return lag_rise > 0 and rise <= self.tuning.lag_factor * lag_rise
 
     def _bar(self, variance: float, base: Window) -> float:
         """The least rise over the base that reads as a queue, not as noise."""
@@ -187,7 +166,7 @@ class LimitController:
         # Confirmed by the windows' own spread: a few very slow calls raise a mean
         # but spread it as much; a queue delays most calls a little.
         together = pooled(self._queued)
-        if together.latency / base.latency - 1 <= self._bar(
+        if together.latency / self._reference(base) - 1 <= self._bar(
             together.spread**2 / together.count, base
         ):
             self._pool_spread(self._queued.pop(0))  # noise after all: widen the bar
@@ -197,7 +176,7 @@ class LimitController:
             self._cut(self._stepped_from, now)
             return
         latency = min(w.latency for w in self._queued)  # the least disturbed
-        in_flight = min(together.in_flight, self._limit)
+        in_flight = min(together.in_flight, self._limit + self._depth)
         # A level that held now queues: the PBX got busier, or slower (then the base
         # is stale and a cut would be wrong). Measure the base again, at the capacity
         # the old base gives (no queue there either way), then cut to the capacity
@@ -214,7 +193,8 @@ class LimitController:
         for noisy in (*self._queued, window) if pool else self._queued:
             self._pool_spread(noisy)
         self._queued.clear()
-        refines = self._limit <= self._base_level or self._slow_start
+        # A window with calls queued on purpose is not free of a queue.
+        refines = (self._limit <= self._base_level or self._slow_start) and not self._depth
         if self._base is not None and refines and window is not self._base:
             # As free of a queue as the base itself (at its limit or below, or in slow
             # start, where no level has queued yet): a better base together.
@@ -244,6 +224,10 @@ class LimitController:
             # reads the next window's noise as a queue. Windows pool it down later.
             self._spread = max(window.spread, self.tuning.initial_spread)
         self._pool_spread(window)
+        if self._base is not None and abs(window.latency / self._base.latency - 1) > self._bar(
+            self._spread**2 / window.count, self._base
+        ):
+            self._hold = 1  # the steps that failed were judged against a base that was wrong
         self._base = window
         self._base_level = self._limit
         self._faster = 0
@@ -260,14 +244,31 @@ class LimitController:
             self._on_clear(window, now)  # the first window also counts for slow start
 
     def _pool_spread(self, window: Window) -> None:
-        # One window's spread, from a handful of calls, is itself noisy: pool it.
-        self._spread += SPREAD_WEIGHT * (window.spread - self._spread)
+        # One window's spread, from a handful of calls, is itself noisy: pool it. Not
+        # with calls queued on purpose: their waits come in lumps (a PBX frees its slots
+        # together when service times are alike), a spread that is no noise.
+        if not self._depth:
+            self._spread += SPREAD_WEIGHT * (window.spread - self._spread)
 
     def _cut(self, limit: int, now: float) -> None:
         self._queue = self._stepped_from = None
         self._cut_at = now
         self._set(limit, now)
         self._return_to = self._limit  # where the first probe, if still running, ends
+
+    def _settle(self, now: float) -> None:
+        """Queue calls at the PBX once the limit is where it may stay: not while the base
+        is measured (no queue there), nor while slow start climbs or a step up is tried
+        (their signal is a queue; the step's one call more stands in for it), nor at the
+        base's own level, whose windows refine the base."""
+        climbing = self._slow_start and self._limit < self._ceiling
+        trying = climbing or self._probing or self._stepped_from is not None
+        depth = 0 if trying or self._limit <= self._base_level else self.tuning.queue_depth
+        if depth != self._depth:
+            self._depth = depth
+            self._changed_at = now  # a window runs under one depth
+            self._samples.clear()
+            self._lags.clear()
 
     def _set(self, limit: int, now: float) -> None:
         self._limit = max(1, min(self._ceiling, limit))

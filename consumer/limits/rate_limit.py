@@ -89,6 +89,15 @@ class RateLimit:
         if bucket._level > 0 and wake_next is not None:
             wake_next()
 
+    def try_acquire(self) -> bool:
+        """Take a token if one is free now, where the rate does not bind; False if not
+        (then ``acquire``). Calls at a PBX-bound rate take this way, without a wait."""
+        bucket = self._bucket
+        if self._window is None and bucket.has_capacity():
+            bucket._level += 1  # what AsyncLimiter.acquire does once it has capacity
+            return True
+        return False
+
     async def acquire(self) -> None:
         """Wait for a token (and, where the rate binds, for room in the window)."""
         bucket = self._bucket

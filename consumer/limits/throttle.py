@@ -135,6 +135,7 @@ class Throttle:
         self._global_rate = rate_per_s
         self._global_concurrency = max_concurrency
         self._concurrency = ResizableLimit(max_concurrency)
+        self._queue_depth = 0
         self._ceiling = max_concurrency
         self._rate_limit = RateLimit(rate_per_s, max_concurrency)
         self._clock = clock
@@ -155,8 +156,14 @@ class Throttle:
 
     @property
     def limit(self) -> int:
-        """Calls this process may run at once now."""
-        return self._concurrency.limit
+        """Calls this process may run at once now (at the PBX: ``queue_depth`` more may wait
+        there)."""
+        return self._concurrency.limit - self._queue_depth
+
+    @property
+    def queue_depth(self) -> int:
+        """Calls allowed beyond ``limit``, to wait in the PBX's own queue (``set_limit``)."""
+        return self._queue_depth
 
     @property
     def concurrency_ceiling(self) -> int:
@@ -172,9 +179,19 @@ class Throttle:
         """Callers queued for a concurrency slot."""
         return self._concurrency.waiting
 
-    def set_limit(self, limit: int) -> None:
-        """Change the concurrency limit (>= 1). Calls in flight always run to their end."""
-        self._concurrency.set_limit(limit)
+    def set_limit(self, limit: int, *, queue_depth: int = 0) -> None:
+        """Change the concurrency limit (>= 1). Calls in flight always run to their end.
+
+        ``queue_depth`` calls more may be sent: at a limit equal to the PBX's capacity
+        they wait in its queue, so a slot it frees is taken at once, with no round trip
+        between one call's answer and the next call's arrival. Only a limit known to be
+        the capacity (the adaptive limit's) may ask for it.
+        """
+        if isinstance(queue_depth, bool) or not isinstance(queue_depth, int) or queue_depth < 0:
+            raise ValueError(f"a queue depth is an integer >= 0, not {queue_depth!r}")
+        _check_limit(limit)
+        self._queue_depth = queue_depth
+        self._concurrency.set_limit(limit + queue_depth)
 
     def set_rate(self, rate_per_s: float) -> None:
         """Change the rate; the tokens already spent drain at the new rate from now on."""
@@ -253,9 +270,12 @@ class _Slot:
         concurrency = throttle._concurrency
         if not concurrency.try_acquire():
             await concurrency.acquire()
+        slotted = now()
+        rate = throttle._rate_limit
+        if rate.try_acquire():
+            return Admission(slotted - began, 0.0)
         try:
-            slotted = now()
-            await throttle._rate_limit.acquire()
+            await rate.acquire()
         except BaseException:
             concurrency.release()
             raise

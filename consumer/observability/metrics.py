@@ -15,19 +15,23 @@ The counters are counted here, per label set, and reported through observable
 counters when a reader collects: an SDK ``Counter.add`` costs microseconds (the
 attributes cleaned, hashed and looked up on every call), which per event adds
 up, while a dict increment costs next to nothing. What a reader sees is the
-same: a monotonic sum per label set, from its first increment on.
+same: a monotonic sum per label set, from its first increment on. The two
+histograms are counted here too, when the providers came from
+``otel_env.build_providers`` (its readers add them to each collection:
+``consumer.observability.histograms``); with other providers they are the SDK's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
 
 from consumer.observability.freshness import Freshness, Timestamps
 from consumer.observability.gauges import Gauges, Lag
+from consumer.observability.histograms import HistogramSpec, HistogramTallies, Labels
 from consumer.observability.tracing import Redact, noojee_code, outcome_name, outcome_reason
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Outcome
@@ -49,12 +53,33 @@ _LABEL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _LABEL_CACHE_LIMIT = 1024
 """Distinct reasons remembered; they are machine names, a few dozen in all."""
 
-_LabelSet = tuple[tuple[str, str], ...]
+_LabelSet = Labels
 """A counter's labels as ``(name, value)`` pairs, in a fixed order: a dict key."""
+
+CALL_DURATION = HistogramSpec(
+    "leadsync.noojee.call.duration",
+    "s",
+    "Duration of one updateLeadFast call, by outcome.",
+    CALL_BUCKETS_S,
+)
+THROTTLE_WAIT = HistogramSpec(
+    "leadsync.throttle.wait",
+    "s",
+    "Time a call waited for the rate and concurrency limits.",
+    WAIT_BUCKETS_S,
+)
 
 
 class Metrics:
-    def __init__(self, meter_provider: MeterProvider, *, redact: Redact = lambda text: text):
+    def __init__(
+        self,
+        meter_provider: MeterProvider,
+        *,
+        redact: Redact = lambda text: text,
+        tallies: HistogramTallies | None = None,
+    ):
+        """``tallies``: where the histograms are counted, when the providers' readers add
+        them (``otel_env.build_providers``); None records them through the SDK."""
         meter = meter_provider.get_meter(METER_NAME)
         self._redact = redact
         self._labels: dict[str, str] = {}
@@ -67,8 +92,8 @@ class Metrics:
         self._call_keys: dict[tuple[type[Outcome], int | None, str], _LabelSet] = {}
         self._applied_event: _LabelSet = (("outcome", APPLIED),)
         self._applied_call = self._call_labels(Applied())
-        # One attribute set per outcome name (a fixed few), shared by every record.
-        self._durations: dict[str, dict[str, str]] = {}
+        # One label set per outcome name (a fixed few), shared by every record.
+        self._durations: dict[str, _LabelSet] = {}
         meter.create_observable_counter(
             "leadsync.events",
             [self._events.observe],
@@ -103,18 +128,12 @@ class Metrics:
             "(an insert answered 112), create_missing (an update answered 101), "
             "undialled_resend (an update answered 107).",
         )
-        self._call_duration = meter.create_histogram(
-            "leadsync.noojee.call.duration",
-            unit="s",
-            description="Duration of one call to the PBX, by outcome.",
-            explicit_bucket_boundaries_advisory=CALL_BUCKETS_S,
-        )
-        self._throttle_wait = meter.create_histogram(
-            "leadsync.throttle.wait",
-            unit="s",
-            description="Time a call waited for the rate and concurrency limits.",
-            explicit_bucket_boundaries_advisory=WAIT_BUCKETS_S,
-        )
+        if tallies is not None:
+            self._call_duration: _Histogram = tallies.histogram(CALL_DURATION)
+            self._throttle_wait: _Histogram = tallies.histogram(THROTTLE_WAIT)
+        else:
+            self._call_duration = _SdkHistogram(meter, CALL_DURATION)
+            self._throttle_wait = _SdkHistogram(meter, THROTTLE_WAIT)
         self._gauges = Gauges(meter)
         self._freshness = Freshness(meter)
         self._omitted = _Tally()
@@ -159,10 +178,10 @@ class Metrics:
         if result.endpoint is Endpoint.INSERT:
             self._inserts.add(labels)
         name = labels[1][1]
-        attributes = self._durations.get(name)
-        if attributes is None:
-            attributes = self._durations[name] = {"outcome": name}
-        self._call_duration.record(result.duration_s, attributes)
+        by_outcome = self._durations.get(name)
+        if by_outcome is None:
+            by_outcome = self._durations[name] = (("outcome", name),)
+        self._call_duration.record(result.duration_s, by_outcome)
         self._throttle_wait.record(waited_s)
 
     def observe_gauges(
@@ -226,6 +245,31 @@ class Metrics:
             label = shown if shown == value and _LABEL.fullmatch(value) else OTHER
             self._labels[value] = label
         return label
+
+
+class _Histogram(Protocol):
+    def record(self, value: float, labels: _LabelSet = ()) -> None: ...
+
+
+class _SdkHistogram:
+    """An SDK histogram taking labels as ``HistogramTally`` does."""
+
+    __slots__ = ("_attributes", "_histogram")
+
+    def __init__(self, meter: Meter, spec: HistogramSpec) -> None:
+        self._histogram = meter.create_histogram(
+            spec.name,
+            unit=spec.unit,
+            description=spec.description,
+            explicit_bucket_boundaries_advisory=spec.bounds,
+        )
+        self._attributes: dict[_LabelSet, dict[str, str]] = {}
+
+    def record(self, value: float, labels: _LabelSet = ()) -> None:
+        attributes = self._attributes.get(labels)
+        if attributes is None:
+            attributes = self._attributes[labels] = dict(labels)
+        self._histogram.record(value, attributes)
 
 
 class _Tally:

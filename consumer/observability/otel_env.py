@@ -1,29 +1,17 @@
 """OpenTelemetry providers from the standard ``OTEL_*`` variables, export off unless configured.
 
-Which exporters run is a pure decision (``export_plan``), per signal:
-
-- ``OTEL_SDK_DISABLED=true``: none (the SDK itself then records nothing);
-- ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` set: those named
-  (``otlp``, ``console``, ``none``; ``prometheus`` is accepted for metrics and
-  means the ``/metrics`` endpoint, which is always there);
-- otherwise ``otlp`` when an endpoint is set (``OTEL_EXPORTER_OTLP_ENDPOINT``
-  or the signal's own), else nothing. The specification's default is ``otlp``
-  everywhere; a service that exports to localhost:4318 unasked would log
-  connection errors in every deployment without a collector.
-
-OTLP goes over HTTP (``http/protobuf``) only; the exporters read the rest of
-their configuration (endpoint, headers, timeout, intervals, sampler, resource)
-from the environment themselves, as the SDK documents.
+Which exporters run is decided in ``otel_plan`` (``export_plan``); the exporters
+read the rest of their configuration (endpoint, headers, timeout, intervals,
+sampler, resource) from the environment themselves, as the SDK documents.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -34,6 +22,7 @@ from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricExporter,
     MetricReader,
+    MetricsData,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import (
@@ -47,164 +36,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from consumer.errors import TelemetryConfigError
-
-OTLP = "otlp"
-CONSOLE = "console"
-NONE = "none"
-PROMETHEUS = "prometheus"
-HTTP_PROTOBUF = "http/protobuf"
-SERVICE = "leadsync"
-
-_SIGNALS = {"traces": (OTLP, CONSOLE), "metrics": (OTLP, CONSOLE)}
-
-
-@dataclass(frozen=True, slots=True)
-class ExportPlan:
-    traces: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()
-
-
-def export_plan(environ: Mapping[str, str]) -> ExportPlan:
-    """Exporters to run per signal (see the module docstring); raises ``TelemetryConfigError``."""
-    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return ExportPlan()
-    chosen = {signal: _exporters(environ, signal) for signal in _SIGNALS}
-    problems = [
-        problem
-        for signal, names in chosen.items()
-        if OTLP in names and (problem := _protocol_problem(environ, signal))
-    ]
-    if problems:
-        raise TelemetryConfigError("\n".join(problems))
-    return ExportPlan(traces=chosen["traces"], metrics=chosen["metrics"])
-
-
-def _exporters(environ: Mapping[str, str], signal: str) -> tuple[str, ...]:
-    variable = f"OTEL_{signal.upper()}_EXPORTER"
-    value = environ.get(variable, "").strip().lower()
-    if not value:
-        endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
-        return (OTLP,) if any(environ.get(name, "").strip() for name in endpoints) else ()
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    ignored = {NONE, PROMETHEUS} if signal == "metrics" else {NONE}
-    unknown = [name for name in names if name not in {*_SIGNALS[signal], *ignored}]
-    if unknown:
-        known = ", ".join(sorted({*_SIGNALS[signal], *ignored}))
-        raise TelemetryConfigError(f"{variable}: unknown exporter {unknown[0]!r} (known: {known})")
-    return tuple(dict.fromkeys(name for name in names if name not in ignored))
-
-
-def _protocol_problem(environ: Mapping[str, str], signal: str) -> str | None:
-    """The signal's own variable wins over the general one, as in the SDK."""
-    for variable in (
-        f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ):
-        value = environ.get(variable, "").strip()
-        if value:
-            if value == HTTP_PROTOBUF:
-                return None
-            return f"{variable}: leadsync exports OTLP over {HTTP_PROTOBUF} only, not {value!r}"
-    return None
-
-
-_NUMBERS = (
-    "OTEL_BSP_SCHEDULE_DELAY",
-    "OTEL_BSP_EXPORT_TIMEOUT",
-    "OTEL_METRIC_EXPORT_INTERVAL",
-    "OTEL_METRIC_EXPORT_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-)
-_COUNTS = ("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
-_ENDPOINTS = (
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-)
-_COMPRESSIONS = {"gzip", "deflate", "none"}
-_SAMPLERS = {
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-}
-_FILES = tuple(
-    f"OTEL_EXPORTER_OTLP_{signal}{kind}"
-    for signal in ("", "TRACES_", "METRICS_")
-    for kind in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY")
-)
-
-
-def otel_problems(environ: Mapping[str, str]) -> list[str]:
-    """Every unusable ``OTEL_*`` value, one line each naming the variable.
-
-    The SDK itself ignores most bad values with a warning (or fails deep in a
-    constructor): at start-up a bad value is a mistake, said once, by name.
-    """
-    try:
-        export_plan(environ)
-        problems = []
-    except TelemetryConfigError as exc:
-        problems = str(exc).splitlines()
-    value = {name: environ[name].strip() for name in environ if name.startswith("OTEL_")}
-    problems += [
-        f"{name}: {value[name]!r} is not a number of milliseconds (0 or more)"
-        for name in _NUMBERS
-        if name in value and not _number(value[name], minimum=0.0)
-    ]
-    problems += [
-        f"{name}: {value[name]!r} is not a whole number above 0"
-        for name in _COUNTS
-        if name in value and not (value[name].isdigit() and int(value[name]) > 0)
-    ]
-    queue, batch = value.get(_COUNTS[0], "2048"), value.get(_COUNTS[1], "512")
-    if queue.isdigit() and batch.isdigit() and int(batch) > int(queue):
-        problems.append(f"{_COUNTS[1]}: {batch} is more than {_COUNTS[0]} ({queue})")
-    problems += [
-        f"{name}: {value[name]!r} is not an http:// or https:// URL"
-        for name in _ENDPOINTS
-        if value.get(name) and urlsplit(value[name]).scheme not in ("http", "https")
-    ]
-    problems += [
-        f"{name}: {value[name]!r} is not one of gzip, deflate, none"
-        for name in ("OTEL_EXPORTER_OTLP_COMPRESSION", *_per_signal("COMPRESSION"))
-        if value.get(name) and value[name].lower() not in _COMPRESSIONS
-    ]
-    problems += _sampler_problems(value)
-    problems += [
-        f"{name}: {value[name]} is not a readable file"
-        for name in _FILES
-        if value.get(name) and not os.access(value[name], os.R_OK)
-    ]
-    # One variable can fail for both signals (OTEL_EXPORTER_OTLP_PROTOCOL): say it once.
-    return list(dict.fromkeys(problems))
-
-
-def _per_signal(suffix: str) -> tuple[str, str]:
-    return (f"OTEL_EXPORTER_OTLP_TRACES_{suffix}", f"OTEL_EXPORTER_OTLP_METRICS_{suffix}")
-
-
-def _sampler_problems(value: Mapping[str, str]) -> list[str]:
-    sampler = value.get("OTEL_TRACES_SAMPLER", "").lower()
-    if sampler and sampler not in _SAMPLERS:
-        return [f"OTEL_TRACES_SAMPLER: {sampler!r} is not one of {', '.join(sorted(_SAMPLERS))}"]
-    argument = value.get("OTEL_TRACES_SAMPLER_ARG", "")
-    if sampler.endswith("traceidratio") and argument and not _number(argument, 0.0, 1.0):
-        return [f"OTEL_TRACES_SAMPLER_ARG: {argument!r} is not a ratio from 0 to 1"]
-    return []
-
-
-def _number(text: str, minimum: float, maximum: float = math.inf) -> bool:
-    try:
-        number = float(text)
-    except ValueError:
-        return False
-    return math.isfinite(number) and minimum <= number <= maximum
-
+from consumer.observability.histograms import HistogramDelta, HistogramTallies
+from consumer.observability.metrics import METER_NAME
+from consumer.observability.otel_plan import OTLP, SERVICE, ExportPlan, export_plan, otel_problems
 
 # -- building providers (reads os.environ through the SDK) ----------------------------------
 
@@ -215,11 +49,48 @@ class Providers:
     meter_provider: MeterProvider
     prometheus: CollectorRegistry
     shutdown: tuple[Callable[[], object], ...]
+    tallies: HistogramTallies
+    """The histograms every reader here adds to its collections (``Metrics`` counts them)."""
 
 
-def prometheus_reader(registry: CollectorRegistry) -> PrometheusMetricReader:
+class TalliedPrometheusReader(PrometheusMetricReader):
+    """The Prometheus reader, with the tallied histograms in each collection."""
+
+    def __init__(self, registry: CollectorRegistry, tallies: HistogramTallies) -> None:
+        super().__init__(scope_info_enabled=False, registry=registry)
+        self._tallies = tallies
+
+    def _receive_metrics(self, metrics_data: MetricsData, *args: Any, **kwargs: Any) -> None:
+        super()._receive_metrics(self._tallies.added_to(metrics_data), *args, **kwargs)
+
+
+class TalliedPeriodicReader(PeriodicExportingMetricReader):
+    """The periodic exporting reader, with the tallied histograms in each export."""
+
+    def __init__(self, exporter: MetricExporter, tallies: HistogramTallies, *, delta: bool) -> None:
+        super().__init__(exporter)
+        self._tallies = tallies
+        self._delta = HistogramDelta() if delta else None
+
+    def _receive_metrics(self, metrics_data: MetricsData, *args: Any, **kwargs: Any) -> None:
+        data = self._tallies.added_to(metrics_data, self._delta)
+        super()._receive_metrics(data, *args, **kwargs)
+
+
+def prometheus_reader(
+    registry: CollectorRegistry, tallies: HistogramTallies | None = None
+) -> PrometheusMetricReader:
     """A reader that renders into ``registry`` (never the global one: tests build many)."""
+    if tallies is not None:
+        return TalliedPrometheusReader(registry, tallies)
     return PrometheusMetricReader(scope_info_enabled=False, registry=registry)
+
+
+def histograms_in_delta(environ: Mapping[str, str], exporter: str) -> bool:
+    """Whether the OTLP exporter asks for delta histograms (the SDK's rule: DELTA and
+    LOWMEMORY both do); the console exporter and Prometheus are cumulative."""
+    preference = environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "")
+    return exporter == OTLP and preference.strip().upper() in {"DELTA", "LOWMEMORY"}
 
 
 def service_resource(version: str) -> Resource:
@@ -246,8 +117,14 @@ def _providers(version: str, plan: ExportPlan) -> Providers:
     resource = service_resource(version)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
-    readers: list[MetricReader] = [prometheus_reader(registry)]
-    readers += [PeriodicExportingMetricReader(_metric_exporter(name)) for name in plan.metrics]
+    tallies = HistogramTallies(METER_NAME)
+    readers: list[MetricReader] = [prometheus_reader(registry, tallies)]
+    readers += [
+        TalliedPeriodicReader(
+            _metric_exporter(name), tallies, delta=histograms_in_delta(os.environ, name)
+        )
+        for name in plan.metrics
+    ]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     shutdown: list[Callable[[], object]] = [meter_provider.shutdown]
     tracer_provider: trace.TracerProvider = trace.NoOpTracerProvider()
@@ -257,7 +134,7 @@ def _providers(version: str, plan: ExportPlan) -> Providers:
             sdk_tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(name)))
         tracer_provider = sdk_tracer_provider
         shutdown.insert(0, sdk_tracer_provider.shutdown)
-    return Providers(tracer_provider, meter_provider, registry, tuple(shutdown))
+    return Providers(tracer_provider, meter_provider, registry, tuple(shutdown), tallies)
 
 
 # ``out`` given here: the console exporters' default is the stdout of import time.

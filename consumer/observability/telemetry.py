@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
 from consumer.observability import tracing
+from consumer.observability.histograms import HistogramTallies
 from consumer.observability.metrics import Metrics
 from consumer.observability.otel_env import build_providers
 from consumer.observability.progress_metrics import ProgressMetrics
@@ -57,9 +58,11 @@ class Telemetry:
         secret: SecretStr | None = None,
         prometheus: CollectorRegistry | None = None,
         on_shutdown: Sequence[Callable[[], object]] = (),
+        tallies: HistogramTallies | None = None,
     ) -> None:
         """``prometheus`` is the registry ``metrics_text`` renders (see
-        ``otel_env.prometheus_reader``); ``on_shutdown`` flushes owned providers."""
+        ``otel_env.prometheus_reader``); ``on_shutdown`` flushes owned providers;
+        ``tallies`` counts the histograms when the providers' readers add them."""
         key = secret.get_secret_value() if secret is not None else ""
         # The same few texts (the call URL per campaign, reason names) come back on
         # every call: redact each once.
@@ -73,7 +76,7 @@ class Telemetry:
         self._group = consumer_group
         self._prometheus = prometheus
         self._on_shutdown = list(on_shutdown)
-        self.metrics = Metrics(meter_provider, redact=self._redact)
+        self.metrics = Metrics(meter_provider, redact=self._redact, tallies=tallies)
         self.progress = ProgressMetrics(meter_provider)
 
     @classmethod
@@ -87,6 +90,7 @@ class Telemetry:
             secret=settings.noojee_api_key,
             prometheus=providers.prometheus,
             on_shutdown=providers.shutdown,
+            tallies=providers.tallies,
         )
 
     # -- one event -------------------------------------------------------------

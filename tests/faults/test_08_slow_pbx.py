@@ -32,10 +32,9 @@ async def test_slow_pbx_no_early_client_timeout_no_duplicates_no_rebalance(
             "max_service_ms": 20_000,
             "hold_leads": {SLOWEST: 20.0},
         },
+        # Adaptive concurrency on (the default): its slow start counts calls, not
+        # seconds, so at 2-20 s calls it fills the PBX within a few call times.
         max_concurrency=12,
-        # Slow start measures windows of 8 calls from 1 at once: at 2-20 s a call that is
-        # minutes of serial calls, orthogonal to what this scenario checks.
-        adaptive_concurrency=False,
     )
     sim = st.sim
     name = st.fleet.start()

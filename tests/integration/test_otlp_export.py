@@ -106,6 +106,7 @@ async def test_spans_and_metrics_reach_the_collector_named_by_otel_variables(
 
     sums: dict[str, float] = defaultdict(float)
     gauges: dict[str, float] = {}
+    histograms: dict[str, int] = defaultdict(int)
     for body in received.bodies["/v1/metrics"]:
         for resource_metrics in ExportMetricsServiceRequest.FromString(body).resource_metrics:
             for scope_metrics in resource_metrics.scope_metrics:
@@ -114,6 +115,10 @@ async def test_spans_and_metrics_reach_the_collector_named_by_otel_variables(
                         sums[metric.name] += point.as_int or point.as_double
                     for point in metric.gauge.data_points:
                         gauges[metric.name] = point.as_int or point.as_double
+                    for hpoint in metric.histogram.data_points:
+                        histograms[f"{metric.name} {metric.unit}"] += hpoint.count
     assert sums["leadsync.noojee.calls"] == 2
     assert sums["leadsync.events"] == 1
     assert gauges["leadsync.events.in_flight"] == 2
+    # The histograms leadsync counts itself reach OTLP like the SDK's would.
+    assert histograms == {"leadsync.noojee.call.duration s": 2, "leadsync.throttle.wait s": 2}

@@ -28,6 +28,8 @@ from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Outcome, Permanent, Retry, Unavailable
 
 OVERLOAD = Retry("TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS", "queued", code=109, overload=True)
+FROM_ONE = Tuning(initial_limit=1)
+"""The rules are shown from one call at a time; the default starts at two."""
 
 
 def feed(
@@ -63,7 +65,7 @@ def run(control: LimitController, now: float, latency: Callable[[int], float], n
 
 def held_at(limit: int) -> tuple[LimitController, float]:
     """A controller holding ``limit`` (its ceiling) on a PBX of that capacity, 0.1 s calls."""
-    control = LimitController(limit, 0.0, Tuning(reprobe_s=1e9))
+    control = LimitController(limit, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     now = run(control, 0.0, pbx_latency(limit, 0.1), 12)
     assert (control.limit, control.probing) == (limit, False)
     return control, now
@@ -100,7 +102,7 @@ def test_pooled_windows_weigh_by_count() -> None:
 
 
 def test_slow_start_measures_the_base_at_one_then_doubles_to_the_ceiling() -> None:
-    control = LimitController(16, 0.0)
+    control = LimitController(16, 0.0, FROM_ONE)
     assert (control.limit, control.probing, control.base_latency) == (1, True, None)
     limits = []
     now = 0.0
@@ -108,43 +110,46 @@ def test_slow_start_measures_the_base_at_one_then_doubles_to_the_ceiling() -> No
         now = feed(control, now, 0.1)
         limits.append(control.limit)
     assert limits == [2, 4, 8, 16, 16, 16]
-    assert control.base_latency == pytest.approx(0.1)
+    assert control.base_latency == pytest.approx(0.1, rel=0.01)
 
 
-def test_slow_start_judges_short_windows_until_the_limit_may_stay() -> None:
-    control = LimitController(4, 0.0)
+def test_slow_start_judges_one_round_of_calls_until_the_limit_may_stay() -> None:
+    control = LimitController(8, 0.0, FROM_ONE)
     sizes = []
     now = 0.0
-    for _ in range(3):
+    for _ in range(4):
         sizes.append((control.limit, control.window_size))
         now = feed(control, now, 0.1)
-    assert sizes == [(1, 4), (2, 4), (4, 8)]  # at the ceiling: min_window
+    # Three calls for the first base, then a round of calls at each level; at the
+    # ceiling, two rounds and at least min_window.
+    assert sizes == [(1, 3), (2, 2), (4, 4), (8, 16)]
 
 
 def test_slow_start_windows_refine_the_base_until_a_level_queues() -> None:
-    control = LimitController(64, 0.0)
+    control = LimitController(64, 0.0, FROM_ONE)
     now = feed(control, 0.0, 0.100)  # the first base, at one call
     now = feed(control, now, 0.104)  # clear at 2: no level has queued, as good as a base
-    assert control.base_latency == pytest.approx(0.102, abs=1e-4)
+    # Three calls of 0.0993 (±2% around 0.1) and two of 0.104, together.
+    assert control.base_latency == pytest.approx(0.1012, abs=1e-4)
     now = feed(control, now, 0.2)  # at 4: queued, slow start ends
     feed(control, now, 0.104)
-    assert control.base_latency == pytest.approx(0.102, abs=1e-4)
+    assert control.base_latency == pytest.approx(0.1012, abs=1e-4)
 
 
 def test_a_first_window_that_happens_to_agree_sets_no_narrow_bar() -> None:
     """Four calls alike by chance: the next window, 9% slower, is noise, not a queue."""
-    control = LimitController(16, 0.0)
+    control = LimitController(16, 0.0, FROM_ONE)
     now = feed(control, 0.0, 0.1)  # ±2%: a spread of 0.02
     feed(control, now, 0.109)
     assert (control.limit, control.probing) == (4, False)
-    narrow = LimitController(16, 0.0, Tuning(initial_spread=0.0))
+    narrow = LimitController(16, 0.0, Tuning(initial_spread=0.0, initial_limit=1))
     now = feed(narrow, 0.0, 0.1)
     feed(narrow, now, 0.109)
     assert narrow.limit == 2  # read as a queue: slow start ended there
 
 
 def test_a_step_that_queues_is_undone_and_each_undo_doubles_the_wait_for_the_next() -> None:
-    control = LimitController(16, 0.0, Tuning(reprobe_s=1e9))
+    control = LimitController(16, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     latency = pbx_latency(4, 0.1)
     limits = []
     now = 0.0
@@ -187,7 +192,7 @@ def test_a_faster_pbx_is_measured_again() -> None:
 
 
 def test_the_base_is_measured_again_every_reprobe_s_at_half_the_limit() -> None:
-    control = LimitController(4, 0.0, Tuning(reprobe_s=30.0))
+    control = LimitController(4, 0.0, Tuning(reprobe_s=30.0, initial_limit=1))
     now = run(control, 0.0, pbx_latency(4, 0.1), 3)
     assert control.limit == 4
     now = feed(control, now, 0.1)
@@ -201,12 +206,12 @@ def test_the_base_is_measured_again_every_reprobe_s_at_half_the_limit() -> None:
 
 
 def test_a_limit_the_traffic_does_not_reach_is_neither_raised_nor_lowered() -> None:
-    control = LimitController(16, 0.0, Tuning(reprobe_s=1e9))
+    control = LimitController(16, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     now = feed(control, 0.0, 0.1, windows=3)
     assert control.limit == 8
     now = feed(control, now, 0.1, windows=40, in_flight=3.0)  # only 3 calls at a time
     assert control.limit == 8
-    feed(control, now, 0.1, in_flight=6.0)  # then 6: enough to learn from
+    feed(control, now, 0.1, in_flight=7.0)  # then 7: enough to learn from
     assert control.limit == 16  # still slow start: no queue seen yet
 
 
@@ -232,7 +237,7 @@ def test_a_109_during_the_first_measure_keeps_its_cut() -> None:
 
 
 def test_a_new_ceiling_keeps_the_limits_share_of_it() -> None:
-    control = LimitController(16, 0.0)
+    control = LimitController(16, 0.0, FROM_ONE)
     now = feed(control, 0.0, 0.1, windows=3)
     assert control.limit == 8
     control.rescale(8, now)
@@ -246,7 +251,7 @@ def test_a_new_ceiling_keeps_the_limits_share_of_it() -> None:
 
 
 def test_a_new_ceiling_drops_a_running_probe_and_scales_where_it_returns() -> None:
-    control = LimitController(8, 0.0, Tuning(reprobe_s=30.0))
+    control = LimitController(8, 0.0, Tuning(reprobe_s=30.0, initial_limit=1))
     now = feed(control, 0.0, 0.1, windows=4)
     now = feed(control, now + 30.0, 0.1)
     assert (control.probing, control.limit) == (True, 4)
@@ -255,14 +260,13 @@ def test_a_new_ceiling_drops_a_running_probe_and_scales_where_it_returns() -> No
 
 
 def test_calls_sent_before_a_change_and_nonsense_latencies_do_not_count() -> None:
-    control = LimitController(16, 0.0)
+    control = LimitController(16, 0.0, FROM_ONE)
     for latency in (0.0, -1.0, math.nan, math.inf, 5.0):  # 5 s: sent before t=0
         control.observe(latency, 1.0)
-    now = 1.0
-    for _ in range(3):
-        now += 0.1
-        control.observe(0.1, now)
-    assert control.probing  # three calls so far: the first window needs four
+    now = 1.2
+    control.observe(0.1, now - 0.1)
+    control.observe(0.1, now)
+    assert control.probing  # two calls so far: the first window needs three
     control.observe(0.1, now + 0.1)
     assert (control.probing, control.limit) == (False, 2)
 
@@ -275,13 +279,14 @@ def cpu_bound(limit: int) -> tuple[float, float]:
 
 
 def test_a_rise_our_own_loop_lag_explains_is_no_queue() -> None:
-    control = LimitController(32, 0.0, Tuning(reprobe_s=1e9))
+    control = LimitController(32, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     now = 0.0
     for _ in range(30):
         latency, lag = cpu_bound(control.limit)
         now = feed(control, now, latency, lag=lag)
     assert (control.limit, control.probing) == (32, False)
-    blind = LimitController(32, 0.0, Tuning(reprobe_s=1e9))  # the same, lag unknown
+    # The same, its lag unknown:
+    blind = LimitController(32, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     now = 0.0
     for _ in range(30):
         now = feed(blind, now, cpu_bound(blind.limit)[0])
@@ -297,7 +302,7 @@ def test_a_queue_at_the_pbx_is_still_a_queue_while_the_loop_lags() -> None:
 
 
 def test_a_rise_is_ours_only_if_the_lag_rose_with_it() -> None:
-    control = LimitController(8, 0.0, Tuning(reprobe_s=1e9))
+    control = LimitController(8, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     now = 0.0
     for _ in range(12):  # the base measured with the loop 20 ms late throughout
         now = feed(control, now, pbx_latency(8, 0.1)(control.limit), lag=0.02)
@@ -315,7 +320,9 @@ def test_a_rise_is_ours_only_if_the_lag_rose_with_it() -> None:
     [
         {"initial_limit": 0},
         {"min_window": 2},
-        {"start_window": 2},
+        {"start_window": 1},
+        {"start_rounds": 0},
+        {"queue_depth": -1},
         {"start_window": 9},
         {"initial_spread": -0.1},
         {"window_rounds": 0},
@@ -352,7 +359,7 @@ def answered(
 def adaptive(ceiling: int = 16) -> tuple[AdaptiveConcurrency, Throttle, Clock]:
     throttle = Throttle(1000.0, ceiling)
     clock = Clock()
-    return AdaptiveConcurrency(throttle, clock=clock), throttle, clock
+    return AdaptiveConcurrency(throttle, clock=clock, tuning=FROM_ONE), throttle, clock
 
 
 def windows(ac: AdaptiveConcurrency, clock: Clock, n: int, waited_s: float = 0.0) -> None:
@@ -372,10 +379,10 @@ def test_it_installs_its_limit_on_the_throttle() -> None:
 
 
 def test_it_gives_the_controller_the_loop_lag_as_each_call_ends() -> None:
-    lags = iter([0.0] * 16 + [0.004] * 1000)  # slow start's windows: 4, 4, 8 calls
+    lags = iter([0.0] * 9 + [0.004] * 1000)  # slow start's windows: 3, 2, 4 calls
     throttle = Throttle(1000.0, 16)
     clock = Clock()
-    ac = AdaptiveConcurrency(throttle, clock=clock, loop_lag=lambda: next(lags))
+    ac = AdaptiveConcurrency(throttle, clock=clock, loop_lag=lambda: next(lags), tuning=FROM_ONE)
     windows(ac, clock, 3)
     assert ac.limit == 8
     for _ in range(4):  # 20% slower, the loop 4 ms later than at the base: ours
@@ -443,13 +450,13 @@ def test_a_burst_of_109s_cuts_once() -> None:
 
 def test_a_109s_latency_is_the_queue_timeout_not_a_sample() -> None:
     ac, _, clock = adaptive()
-    for _ in range(3):
+    for _ in range(2):
         clock.now += 0.1
         ac.attempt_finished(answered(0.1), 1, 0.0)
     for _ in range(20):
         clock.now += 0.1
         ac.attempt_finished(answered(0.05, OVERLOAD, 400), 1, 0.0)
-    assert ac.controller.probing  # still three samples of the first window's four
+    assert ac.controller.probing  # still two samples of the first window's three
     clock.now += 0.1
     ac.attempt_finished(answered(0.1), 1, 0.0)
     assert not ac.controller.probing
@@ -529,7 +536,8 @@ class Call:
 @dataclass
 class PbxModel:
     """A PBX (FIFO queue, ``capacity`` slots, 109 after ``timeout_s``) and a client that
-    keeps ``throttle.limit`` calls in flight, reporting to an ``AdaptiveConcurrency``."""
+    keeps ``throttle.limit`` calls in flight (and ``queue_depth`` more), reporting to an
+    ``AdaptiveConcurrency``."""
 
     capacity: int
     service_s: float
@@ -568,7 +576,7 @@ class PbxModel:
         self.now = until
 
     def _send(self) -> None:
-        while self.in_flight < self.throttle.limit:
+        while self.in_flight < self.throttle.limit + self.throttle.queue_depth:
             self.in_flight += 1
             call = Call(self.now)
             if self.busy < self.capacity:
@@ -643,7 +651,9 @@ def test_it_converges_to_the_capacity_of_a_noisy_pbx(
     busy, queued = model.usage(end / 2, end)
     report = f"limit {model.mean_limit(end / 2, end):.2f}, busy {busy:.2f}, queued {queued:.2f}"
     assert model.mean_limit(end / 2, end) >= target - 1, report
-    assert queued <= 0.25 * target + 1, report
+    # Beyond the call kept queued on purpose (Tuning.queue_depth), so a freed slot is
+    # taken at once.
+    assert queued <= 0.25 * target + 1 + Tuning().queue_depth, report
     assert busy * capacity / target >= 0.7, report
     assert model.overloads == 0, report
 
@@ -701,3 +711,118 @@ def test_a_pbx_that_answers_109_quickly_stops_answering_109(seed: int) -> None:
     model.run(60.0)
     assert model.overloads - early <= 2
     assert 3.25 <= model.mean_limit(30.0, 60.0) <= 5.5
+
+
+# --- full speed from the start, and no slot left waiting ------------------------------
+
+
+def first_full(model: PbxModel) -> float:
+    """When the PBX first ran ``capacity`` calls at once."""
+    return next(t for t, busy, _ in model.load if busy >= model.capacity)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("ceiling", [4, 8, 12, 16, 48])
+def test_it_fills_a_pbx_of_20_s_calls_within_5_call_times(ceiling: int, seed: int) -> None:
+    """Slow start counts in calls: 3 for the first base, then one round per doubling."""
+    model = PbxModel(4, 20.0, spread=0.5, jitter=0.05, ceiling=ceiling, seed=seed)
+    model.run(600.0)
+    mean_call_s = 20.0 * 1.25
+    assert first_full(model) <= 5 * mean_call_s
+    assert model.overloads == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_it_fills_a_pbx_of_125_ms_calls_within_the_first_second(seed: int) -> None:
+    model = PbxModel(4, 0.1, spread=0.5, jitter=0.05, ceiling=16, seed=seed)
+    model.run(30.0)
+    assert first_full(model) <= 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_once_settled_one_call_waits_at_the_pbx_so_no_slot_waits_for_a_round_trip(
+    seed: int,
+) -> None:
+    """Answers take a while to arrive (jitter): a limit of exactly the capacity leaves each
+    slot empty that long per call; one call queued beyond it takes the slot at once."""
+    busy = {}
+    for depth in (0, 1):
+        model = PbxModel(4, 0.1, spread=0.5, jitter=0.05, ceiling=4, seed=seed)
+        model.ac = AdaptiveConcurrency(
+            model.throttle,
+            clock=lambda model=model: model.now,  # type: ignore[misc]
+            tuning=Tuning(queue_depth=depth, reprobe_s=1e9),
+        )
+        model.run(60.0)
+        busy[depth], queued = model.usage(30.0, 60.0)
+        assert model.overloads == 0
+        if depth:
+            assert 0.5 <= queued <= 1.5
+    assert busy[1] >= 0.99
+    assert busy[0] <= 0.97  # each answer's way back, 5 % of a call on average
+
+
+def test_calls_are_queued_at_the_pbx_only_once_the_limit_may_stay() -> None:
+    control = LimitController(16, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
+    latency = pbx_latency(4, 0.1)
+    depths = []
+    now = 0.0
+    for _ in range(14):
+        depths.append((control.limit, control.queue_depth))
+        now = feed(control, now, latency(control.limit + control.queue_depth))
+    # Slow start and its overshoot to 8 (confirmed over two windows): none. Back at 4,
+    # the level below the step: one call more, waiting at the PBX. It is no queue to
+    # cut: the limit holds at 4, trying 5 (without it) after 2, then 4 windows.
+    assert depths == [
+        *[(1, 0), (2, 0), (4, 0), (8, 0), (8, 0)],
+        *[(4, 1)] * 2,
+        *[(5, 0)] * 2,
+        *[(4, 1)] * 4,
+        (5, 0),
+    ]
+
+
+def test_a_step_up_is_tried_without_the_queued_call() -> None:
+    control = LimitController(16, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
+    latency = pbx_latency(4, 0.1)
+    now = 0.0
+    seen = set()
+    for _ in range(30):
+        seen.add((control.limit, control.queue_depth))
+        now = feed(control, now, latency(control.limit + control.queue_depth))
+    # 5 is tried now and then, with 5 calls in flight as at 4 and one queued.
+    assert (5, 0) in seen
+    assert (5, 1) not in seen
+
+
+def test_at_a_ceiling_that_is_the_capacity_a_call_is_queued_once_the_ceiling_held() -> None:
+    """MAX_CONCURRENCY set to the PBX's capacity: slow start never sees a queue."""
+    control = LimitController(4, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
+    latency = pbx_latency(4, 0.1)
+    depths = []
+    now = 0.0
+    for _ in range(6):
+        depths.append((control.limit, control.queue_depth))
+        now = feed(control, now, latency(control.limit + control.queue_depth))
+    assert depths == [(1, 0), (2, 0), (4, 0), (4, 1), (4, 1), (4, 1)]
+
+
+def test_by_default_the_first_base_is_measured_at_two_calls_at_once() -> None:
+    control = LimitController(16, 0.0)
+    limits = []
+    now = 0.0
+    for _ in range(3):
+        limits.append((control.limit, control.window_size))
+        now = feed(control, now, 0.1)
+    assert limits == [(2, 3), (4, 4), (8, 8)]  # 3 calls (2 rounds), then a round each
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_single_slot_pbx_queues_the_first_base_until_the_first_re_measure(seed: int) -> None:
+    """What starting at two costs: on a PBX of one slot the first base has a queue (one
+    call waits), and the limit holds at two until the base is measured again."""
+    model = PbxModel(1, 0.1, spread=0.4, jitter=0.02, ceiling=4, seed=seed)
+    model.run(150.0)
+    assert model.mean_limit(10.0, 55.0) >= 1.75
+    assert model.mean_limit(75.0, 150.0) <= 1.5
+    assert model.overloads == 0

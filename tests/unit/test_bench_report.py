@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import pytest
 from hypothesis import given
@@ -11,9 +12,12 @@ from hypothesis import strategies as st
 from benchmarks.measures import (
     AppliedCall,
     busiest_window,
+    first_full,
     first_start_after,
+    handover_gaps,
     increase,
     latencies,
+    partition_pauses,
     percentile,
     start_rate,
     throughput,
@@ -33,6 +37,7 @@ from benchmarks.report import (
     format_value,
 )
 from benchmarks.resources import intake_floor
+from benchmarks.startup_log import rejoins, steps
 
 
 def call(started: float, finished: float, sent: float | None = None) -> AppliedCall:
@@ -121,6 +126,38 @@ def test_start_rate_counts_intervals_between_starts() -> None:
     assert start_rate([call(0, 1)]) == 0
 
 
+def test_handover_gaps_pair_each_start_with_the_latest_free_slot() -> None:
+    # Two slots: one handed over after 1 ms, the other after 3 ms; the last end of
+    # each slot is followed by no start and counts nowhere.
+    calls = [call(0.0, 0.1), call(0.0, 0.2), call(0.101, 0.3), call(0.203, 0.35)]
+    assert handover_gaps(calls) == [pytest.approx(0.001), pytest.approx(0.003)]
+    assert handover_gaps([]) == []
+
+
+def test_partition_pauses_are_the_longest_gap_of_each_partition_in_a_window() -> None:
+    # Events dealt out over 2 partitions in turn: R0, R2 on 0; R1, R3 on 1.
+    calls = [
+        AppliedCall("R0000000", 1.0, 1.1),
+        AppliedCall("R0000002", 5.0, 5.1),
+        AppliedCall("R0000001", 1.0, 1.1),
+        AppliedCall("R0000003", 2.0, 2.1),
+        AppliedCall("X0000005", 9.0, 9.1),  # another prefix: not counted
+    ]
+    assert sorted(partition_pauses(calls, 2, 0.0, 10.0, prefix="R")) == [1.0, 4.0]
+    assert partition_pauses(calls, 2, 2.5, 10.0, prefix="R") == [4.0]  # ends after 2.5
+
+
+def test_first_full_is_when_capacity_calls_first_ran_at_once() -> None:
+    # One call, then two overlapping from 0.3 s, then three from 0.5 s.
+    calls = [call(0.0, 0.2), call(0.2, 1.0), call(0.3, 1.0), call(0.5, 0.9)]
+    assert first_full(calls, 2) == pytest.approx(0.3)
+    assert first_full(calls, 3) == pytest.approx(0.5)
+    assert first_full(calls, 4) is None
+    assert first_full([], 1) is None
+    # An end and a start at the same moment are a handover, not two at once.
+    assert first_full([call(0.0, 1.0), call(1.0, 2.0)], 2) is None
+
+
 def test_first_start_after_a_moment() -> None:
     calls = [call(1.0, 1.1), call(5.0, 5.1), call(3.0, 3.1)]
     assert first_start_after(calls, 2.0) == 3.0
@@ -203,23 +240,47 @@ def test_format_ratio(value: float | None, baseline: float | None, shown: str) -
 def test_figures_table_has_a_row_per_figure_and_names_a_failed_scenario() -> None:
     ok = ScenarioResult("a", "1. A", "setup", "base")
     ok.figures = [
-        Figure("CPU per event", 260.0, "µs", 200.0, "≤ 1.3 of baseline", True, compare=True),
+        Figure(
+            "CPU per event", 260.0, "µs", 200.0, "≤ 1.3 of baseline", True, compare=True, peer=400.0
+        ),
         Figure("109 answers", 3, "", 0, "0", False),
     ]
     failed = ScenarioResult("b", "2. B", "", "", error="RuntimeError: no broker")
     lines = figures_table([ok, failed]).splitlines()
-    assert (
-        lines[2]
-        == f"| 1. A | CPU per event | 260 µs | 200 µs | 1.30{TIMES} | ≤ 1.3 of baseline | yes |"
+    assert "| FastStream | leadsync ÷ FastStream |" in lines[0]
+    assert lines[2] == (
+        f"| 1. A | CPU per event | 260 µs | 200 µs | 1.30{TIMES} | 400 µs | 0.65{TIMES}"
+        " | ≤ 1.3 of baseline | yes |"
     )
-    assert lines[3] == "| 1. A | 109 answers | 3 | 0 |  | 0 | **no** |"
+    assert lines[3] == "| 1. A | 109 answers | 3 | 0 |  |  |  | 0 | **no** |"
     assert lines[4].startswith("| 2. B | failed: RuntimeError: no broker |")
 
 
 def test_theintake_floor_says_whether_kafka_alone_fits_the_cpu_target() -> None:
-    # The target is 1.3x a 100 us bare loop: 30 us left for Kafka intake and the rest.
+    # The target is 1.5x a 100 us bare loop: 50 us left for Kafka intake and the rest.
     fits = intake_floor(cpu=160.0, floor=100.0, intake=7.0)
-    assert "7 µs per record: within what the target leaves for it (30 µs" in fits
+    assert "7 µs per record: within what the target leaves for it (50 µs" in fits
     assert f"(107 µs) leadsync spent 1.50{TIMES}" in fits
-    assert "more than the target leaves" in intake_floor(cpu=200.0, floor=100.0, intake=40.0)
+    assert "more than the target leaves" in intake_floor(cpu=200.0, floor=100.0, intake=60.0)
     assert "not measured" in intake_floor(cpu=160.0, floor=100.0, intake=None)
+
+
+LOG = """\
+2026-12-05 20:34:24,000 INFO    consumer.ownership.handover: partitions revoked: none
+2026-12-05 20:34:29,500 INFO    consumer.pipeline: partitions assigned: t[0], t[1] (share: 40)
+2026-12-05 20:34:40,000 INFO    consumer.ownership.handover: partitions revoked: t[0], t[1]
+2026-12-05 20:34:45,250 INFO    consumer.pipeline: partitions assigned: t[0] (share: 20)
+"""
+
+
+def test_start_up_steps_and_rejoins_are_read_from_the_service_log() -> None:
+    joining = datetime(2026, 12, 5, 20, 34, 24).timestamp()
+    found = steps(joining - 0.5, LOG, first_call_at=joining + 7.0)
+    assert found is not None
+    assert list(found.values()) == [
+        pytest.approx(0.5),
+        pytest.approx(5.5),
+        pytest.approx(1.5),
+    ]
+    assert steps(joining, "", joining + 1) is None  # a mark missing: not read
+    assert rejoins(LOG) == [pytest.approx(5.25)]

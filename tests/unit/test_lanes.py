@@ -328,3 +328,34 @@ def test_each_key_is_processed_in_submission_order(script: list[tuple[str, bool,
             assert [item for item in process.finished if item[0] == key] == items
 
     asyncio.run(scenario())
+
+
+async def test_a_worker_whose_lane_ran_dry_takes_the_next_lane_instead_of_a_new_task() -> None:
+    process = Gated()
+    lanes: Lanes[Item] = Lanes(process)
+    lanes.submit("a", ("a", 0))
+    process.release(("a", 0))
+    await lanes.wait_idle()
+    await settle()
+    before = asyncio.all_tasks()
+    lanes.submit("b", ("b", 0))
+    lanes.submit("c", ("c", 0))  # no spare worker left for this one: a new task
+    await settle()
+    assert len(asyncio.all_tasks() - before) == 1
+    assert process.started == [("a", 0), ("b", 0), ("c", 0)]
+    process.release(("b", 0))
+    process.release(("c", 0))
+    await lanes.wait_idle()
+    await lanes.cancel_all()  # spare workers end with it
+    await settle()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_beyond_the_spare_workers_a_worker_whose_lane_ran_dry_ends() -> None:
+    process = Gated()
+    lanes: Lanes[Item] = Lanes(process, spare_workers=0)
+    lanes.submit("a", ("a", 0))
+    process.release(("a", 0))
+    await lanes.wait_idle()
+    await settle()
+    assert asyncio.all_tasks() == {asyncio.current_task()}

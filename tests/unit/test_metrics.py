@@ -94,8 +94,9 @@ def test_inserts_and_fallbacks_are_counted_apart_too() -> None:
     }
 
 
-def test_durations_and_throttle_waits_are_histograms_in_seconds() -> None:
-    rec = recorded()
+@pytest.mark.parametrize("tallied", [True, False], ids=["leadsync's tallies", "sdk"])
+def test_durations_and_throttle_waits_are_histograms_in_seconds(tallied: bool) -> None:
+    rec = recorded(tallied=tallied)
     metrics = rec.telemetry.metrics
     metrics.call_finished(CallResult(Applied(), 200, 0.2, URL), waited_s=0.003)
     metrics.call_finished(CallResult(Applied(), 200, 61.0, URL), waited_s=2.0)
@@ -114,7 +115,22 @@ def test_durations_and_throttle_waits_are_histograms_in_seconds() -> None:
     (waits,) = histogram(rec, "leadsync.throttle.wait").values()
     assert waits.count == 3
     assert waits.sum == pytest.approx(2.003)
+    assert (waits.min, waits.max) == (0.0, 2.0)
     assert tuple(waits.explicit_bounds) == WAIT_BUCKETS_S
+    # A value on a bound lands in the bucket the bound closes, as the SDK counts it.
+    assert waits.bucket_counts[WAIT_BUCKETS_S.index(0.005)] == 1  # 0.003
+    assert waits.bucket_counts[0] == 1  # 0.0, in (-inf, 0.001]
+    assert waits.bucket_counts[WAIT_BUCKETS_S.index(2.5)] == 1
+
+
+@pytest.mark.parametrize("tallied", [True, False], ids=["leadsync's tallies", "sdk"])
+def test_histograms_render_the_same_in_prometheus_either_way(tallied: bool) -> None:
+    rec = recorded(tallied=tallied)
+    rec.telemetry.metrics.call_finished(CallResult(Applied(), 200, 0.1, URL), waited_s=0.001)
+    text = rec.telemetry.metrics_text().decode()
+    assert 'leadsync_noojee_call_duration_seconds_bucket{le="0.1",outcome="applied"} 1.0' in text
+    assert 'leadsync_throttle_wait_seconds_bucket{le="0.001"} 1.0' in text
+    assert "leadsync_throttle_wait_seconds_count 1.0" in text
 
 
 def test_events_are_counted_by_outcome_and_retries_by_reason() -> None:

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.errors import SettingsError, TelemetryConfigError
 from consumer.observability.logs import JsonFormatter
-from consumer.observability.otel_env import CONSOLE, OTLP, ExportPlan, export_plan
+from consumer.observability.otel_plan import CONSOLE, OTLP, ExportPlan, export_plan
 from consumer.observability.telemetry import Telemetry, TraceContextFilter
 from consumer.pbx.client import CallResult
 from consumer.pbx.outcomes import Applied, Permanent, Retry

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.limits.fleet_plan import concurrency_share, fleet_share
-from consumer.limits.rate_limit import rate_burst
+from consumer.limits.rate_limit import RateLimit, rate_burst
 from consumer.limits.throttle import Admission, ResizableLimit, Throttle
 
 T = TypeVar("T")
@@ -650,3 +650,44 @@ def test_apply_share_paces_calls_at_the_share() -> None:
 
     times = virtual(main)
     assert max_in_window(times, 1.0 - EPS) == 10
+
+
+def test_a_queue_depth_lets_that_many_calls_more_wait_at_the_pbx() -> None:
+    async def main() -> None:
+        throttle = Throttle(1_000_000, 4)
+        throttle.set_limit(2, queue_depth=1)
+        assert (throttle.limit, throttle.queue_depth) == (2, 1)
+        held = [throttle.slot() for _ in range(3)]
+        for slot in held:
+            await slot.__aenter__()
+        assert throttle.in_use == 3  # the limit, and one call to wait in the PBX's queue
+        blocked = asyncio.create_task(throttle.slot().__aenter__())
+        await asyncio.sleep(0)
+        assert not blocked.done()
+        throttle.set_limit(2)  # no depth: none more until below the limit
+        await held[0].__aexit__(None, None, None)
+        await held[1].__aexit__(None, None, None)
+        await asyncio.sleep(0)
+        assert blocked.done()
+
+    virtual(main)
+
+
+def test_a_new_share_drops_the_queue_depth_and_a_depth_is_a_count() -> None:
+    throttle = Throttle(40, 4)
+    throttle.set_limit(4, queue_depth=1)
+    throttle.apply_share(2, 4)  # the adaptive controller sets it again after a rebalance
+    assert (throttle.limit, throttle.queue_depth) == (2, 0)
+    for depth in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="queue depth"):
+            throttle.set_limit(2, queue_depth=depth)  # type: ignore[arg-type]
+
+
+def test_try_acquire_takes_a_free_token_only_where_the_rate_does_not_bind() -> None:
+    async def main() -> None:
+        free = RateLimit(40, 4)  # 4 slots cannot outrun 40/s: a token per slot
+        assert [free.try_acquire() for _ in range(5)] == [True] * 4 + [False]
+        binding = RateLimit(20, 16)  # the window keeps each second to 20: always awaited
+        assert not binding.try_acquire()
+
+    virtual(main)
