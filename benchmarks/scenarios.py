@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks.capacity import pbx_bound, rate_bound
+from benchmarks.capacity import pbx_bound
 from benchmarks.creating import snapshot
 from benchmarks.flows import Mode
 from benchmarks.handovers import rebalance, startup
 from benchmarks.misconfigured import misconfigured
 from benchmarks.operations import fleet, recovery
+from benchmarks.rate import rate_bound
 from benchmarks.report import ScenarioResult
 from benchmarks.resources import backlog, cpu_bound
 from benchmarks.slow_start import slow_pbx

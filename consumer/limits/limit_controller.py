@@ -264,6 +264,9 @@ class LimitController:
         climbing = self._slow_start and self._limit < self._ceiling
         trying = climbing or self._probing or self._stepped_from is not None
         depth = 0 if trying or self._limit <= self._base_level else self.tuning.queue_depth
+        # The ceiling (LEADSYNC_MAX_CONCURRENCY, or this process's share) bounds the calls
+        # sent, queued ones included: a limit at the ceiling queues none.
+        depth = min(depth, self._ceiling - self._limit)
         if depth != self._depth:
             self._depth = depth
             self._changed_at = now  # a window runs under one depth

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from pydantic import SecretStr
 from yarl import URL
 
@@ -43,6 +44,15 @@ class CallResult:
     """What failed when no HTTP answer came (``leadsync check`` names it)."""
 
 
+def env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for ``url`` (and its credentials), or none: the
+    same rules as aiohttp's ``trust_env``, NO_PROXY included."""
+    try:
+        return get_env_proxy_for_url(url)
+    except LookupError:
+        return None, None
+
+
 class NoojeeClient:
     """Both endpoints over one keep-alive ``aiohttp.ClientSession`` (``send``).
 
@@ -57,6 +67,7 @@ class NoojeeClient:
         "_connect_timeout_s",
         "_endpoints",
         "_max_connections",
+        "_proxy",
         "_request_timeout_s",
         "_session",
         "_ssl_context",
@@ -83,6 +94,7 @@ class NoojeeClient:
         self._ssl_context = ssl_context
         self._endpoints = {each: URL(self._base_url + each.path) for each in Endpoint}
         self._session: aiohttp.ClientSession | None = None
+        self._proxy: tuple[URL | None, aiohttp.BasicAuth | None] = (None, None)
         # (endpoint, query items) -> (URL to send, with the key; URL to show, redacted)
         self._urls: dict[tuple[Endpoint, tuple[tuple[str, str], ...]], tuple[URL, str]] = {}
 
@@ -110,15 +122,17 @@ class NoojeeClient:
             limit_per_host=0,
             ssl=self._ssl_context if self._ssl_context is not None else True,
         )
+        # HTTPS_PROXY / HTTP_PROXY / NO_PROXY as every HTTP client reads them, read once
+        # here: aiohttp's trust_env reads them, and ~/.netrc, in a thread on every
+        # request (two thread hops a call, over half the service's CPU). A proxy's
+        # error never reaches a message: consumer.pbx.transport builds each from the
+        # redacted URL, never from aiohttp's text.
+        self._proxy = env_proxy(self._endpoints[Endpoint.UPDATE])
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,
             headers=_JSON_HEADERS,
             raise_for_status=False,
-            # HTTPS_PROXY / HTTP_PROXY / NO_PROXY as every HTTP client reads them. A
-            # proxy's error never reaches a message: consumer.pbx.transport builds
-            # each from the redacted URL, never from aiohttp's text.
-            trust_env=True,
         )
 
     async def close(self) -> None:
@@ -159,7 +173,10 @@ class NoojeeClient:
         error: TransportError | None = None
         started = time.perf_counter()
         try:
-            async with session.post(target, data=payload, allow_redirects=False) as response:
+            proxy, proxy_auth = self._proxy
+            async with session.post(
+                target, data=payload, allow_redirects=False, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
                 status = response.status
                 body = await response.read()
                 retry_after = response.headers.get("Retry-After")

@@ -521,6 +521,8 @@ def test_the_limit_stays_between_one_and_the_ceiling(
                 ac.on_overload()
         assert 1 <= ac.limit <= throttle.concurrency_ceiling
         assert throttle.limit == ac.limit
+        # The queued call too stays within the operator's limit.
+        assert throttle.limit + throttle.queue_depth <= throttle.concurrency_ceiling
 
 
 # --- the aim, on a model of the PBX ----------------------------------------------------
@@ -578,6 +580,7 @@ class PbxModel:
     def _send(self) -> None:
         while self.in_flight < self.throttle.limit + self.throttle.queue_depth:
             self.in_flight += 1
+            assert self.in_flight <= self.ceiling, "calls in flight past MAX_CONCURRENCY"
             call = Call(self.now)
             if self.busy < self.capacity:
                 self._start(call)
@@ -747,7 +750,7 @@ def test_once_settled_one_call_waits_at_the_pbx_so_no_slot_waits_for_a_round_tri
     slot empty that long per call; one call queued beyond it takes the slot at once."""
     busy = {}
     for depth in (0, 1):
-        model = PbxModel(4, 0.1, spread=0.5, jitter=0.05, ceiling=4, seed=seed)
+        model = PbxModel(4, 0.1, spread=0.5, jitter=0.05, ceiling=8, seed=seed)
         model.ac = AdaptiveConcurrency(
             model.throttle,
             clock=lambda model=model: model.now,  # type: ignore[misc]
@@ -795,16 +798,24 @@ def test_a_step_up_is_tried_without_the_queued_call() -> None:
     assert (5, 1) not in seen
 
 
-def test_at_a_ceiling_that_is_the_capacity_a_call_is_queued_once_the_ceiling_held() -> None:
-    """MAX_CONCURRENCY set to the PBX's capacity: slow start never sees a queue."""
-    control = LimitController(4, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
+def test_a_limit_at_the_ceiling_queues_no_call_since_the_ceiling_is_the_operators() -> None:
+    """MAX_CONCURRENCY at or below the PBX's capacity: a call beyond it would run, not
+    wait, so none is queued; below the ceiling the settled limit queues one."""
+    for ceiling, capacity, settled in ((4, 4, [(4, 0)] * 3), (4, 32, [(4, 0)] * 3)):
+        control = LimitController(ceiling, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
+        latency = pbx_latency(capacity, 0.1)
+        depths = []
+        now = 0.0
+        for _ in range(6):
+            depths.append((control.limit, control.queue_depth))
+            now = feed(control, now, latency(control.limit + control.queue_depth))
+        assert depths == [(1, 0), (2, 0), (4, 0), *settled], (ceiling, capacity)
+    control = LimitController(8, 0.0, Tuning(reprobe_s=1e9, initial_limit=1))
     latency = pbx_latency(4, 0.1)
-    depths = []
     now = 0.0
-    for _ in range(6):
-        depths.append((control.limit, control.queue_depth))
+    for _ in range(30):
         now = feed(control, now, latency(control.limit + control.queue_depth))
-    assert depths == [(1, 0), (2, 0), (4, 0), (4, 1), (4, 1), (4, 1)]
+    assert (control.limit, control.queue_depth) == (4, 1)
 
 
 def test_by_default_the_first_base_is_measured_at_two_calls_at_once() -> None:
