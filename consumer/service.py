@@ -65,20 +65,41 @@ def aiokafka_quiet() -> Iterator[None]:
         library.setLevel(level)
 
 
-def install_signal_handlers(pipeline: Pipeline) -> None:
-    loop = asyncio.get_running_loop()
-    received: list[int] = []
+class StopSignals:
+    """SIGTERM and SIGINT from the moment the service's loop runs.
 
-    def on_signal(signum: int) -> None:
-        if received:
+    A signal that arrives while Kafka's clients are still starting is kept, and
+    stops the pipeline as soon as it is built: the service then takes nothing,
+    closes its clients (leaving the group at once rather than after its session
+    timeout) and exits 0, as after any first signal. A second signal exits at
+    once with 128 + its number.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._pipeline: Pipeline | None = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+
+    def attach(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        if self.received:
+            pipeline.request_stop()
+
+    def _on_signal(self, signum: int) -> None:
+        if self.received:
             log.warning("second signal: exiting at once without draining")
             os._exit(EXIT_SECOND_SIGNAL_BASE + signum)
-        received.append(signum)
-        log.info("%s received: draining (second signal exits at once)", signal.Signals(signum).name)
-        pipeline.request_stop()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+        self.received.append(signum)
+        name = signal.Signals(signum).name
+        if self._pipeline is None:
+            log.info("%s received while starting: stopping before taking any event", name)
+            return
+        log.info("%s received: draining (second signal exits at once)", name)
+        self._pipeline.request_stop()
 
 
 async def run_service(
@@ -93,6 +114,9 @@ async def run_service(
     ``telemetry`` replaces the one set up from the ``OTEL_*`` variables (tests
     read spans and metrics from memory).
     """
+    signals = StopSignals()
+    if handle_signals:
+        signals.install()
     try:
         decoder = prepare(settings, os.environ).decoder
         if telemetry is None:
@@ -123,7 +147,7 @@ async def run_service(
             telemetry=telemetry,
             health=health,
             pipelines=pipelines,
-            handle_signals=handle_signals,
+            signals=signals,
             on_ready=on_ready,
         )
     finally:
@@ -138,7 +162,7 @@ async def _serve(
     telemetry: Telemetry,
     health: HealthServer,
     pipelines: list[Pipeline],
-    handle_signals: bool,
+    signals: StopSignals,
     on_ready: Callable[[Pipeline], None] | None,
 ) -> int:
     throttle = Throttle(settings.rate_limit, settings.max_concurrency)
@@ -178,6 +202,7 @@ async def _serve(
             progress_reader=(reader, progress_partitions) if reader else None,
         )
         pipelines.append(pipeline)
+        signals.attach(pipeline)
         consumer.subscribe([settings.source_topic], listener=pipeline.listener())
         try:
             with aiokafka_quiet():
@@ -187,8 +212,6 @@ async def _serve(
             await stop_bounded(consumer, STOP_TIMEOUT_S)
             await stop_bounded(producer, STOP_TIMEOUT_S)
             return exc.exit_code
-        if handle_signals:
-            install_signal_handlers(pipeline)
         if on_ready is not None:
             on_ready(pipeline)
         log.info(
