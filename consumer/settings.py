@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     coalesce: bool = True
     max_event_bytes: int = Field(default=1 << 20, ge=1, le=2**31 - 1)
     """A longer record value is dead-lettered unread (Kafka's own default limit)."""
-    max_consecutive_internal_errors: int = Field(default=20, ge=1)
+    max_consecutive_internal_errors: int = Field(default=20, ge=1, le=1_000_000)
     """Events in a row that fail inside leadsync before the service stops (exit 5)."""
     dlq_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=2**31 - 1)
     """The largest dead letter the producer sends whole; a larger one goes without its value."""
