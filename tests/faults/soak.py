@@ -9,13 +9,14 @@ feeding, lifts every fault, waits for the backlog and judges the whole run with
 the suite's oracle. Exit status 0 when the verdict is clean. Not part of the
 test suite (``make soak``).
 
-Re-sends (an event applied again) are attributed to the last fault that moved
+Re-sends (an event applied again) are charged to the faults that moved
 partitions (a SIGKILL, a scaling, a frozen broker) within ``HANDOVER_EFFECT_S``
 before them, since such a fault's re-sends come only once the group has moved
-its partitions, else to the last fault before them; each is held to its fault's
-bound: the calls executing at the fault and what finished in the
-``PROGRESS_WINDOW_S`` before it (what the progress topic may not hold yet), and
-for a graceful one (a scaling) no more than the fleet's calls at once on top.
+its partitions (faults whose effects overlap share their bounds), else to the
+last fault before them. A fault's bound: the calls executing as it began and
+what finished in the ``PROGRESS_WINDOW_S`` before it (what the progress topic
+may not hold yet), and for a graceful one (a scaling) no more than the fleet's
+calls at once on top.
 """
 
 from __future__ import annotations
@@ -243,28 +244,44 @@ def resends_per_fault(
         extra = CONCURRENCY if name == "4 scale" else 0
         counted[(at, name)] = (0, executing + recent + extra)
     seen: set[tuple[str, str]] = set()
+    resent: list[float] = []
     for lead in load.leads:
         for u in sim.state.applied(lead):
             event = (lead, str(u.body.get("Seq")))
-            if event not in seen:
-                seen.add(event)
-                continue
-            key = cause(list(counted), u.started_at)
-            if key is not None:
-                count, bound = counted[key]
-                counted[key] = (count + 1, bound)
+            if event in seen:
+                resent.append(u.started_at)
+            seen.add(event)
+    for at in sorted(resent):
+        key = charge(counted, at)
+        if key is not None:
+            count, bound = counted[key]
+            counted[key] = (count + 1, bound)
     return counted
 
 
-def cause(faults: list[tuple[float, str]], at: float) -> tuple[float, str] | None:
-    """The fault a re-send at ``at`` is held to: the last one that moved partitions, if
-    its effects may still be arriving, else the last one before it."""
-    before = [fault for fault in faults if fault[0] <= at]
+def causes(faults: list[tuple[float, str]], at: float) -> list[tuple[float, str]]:
+    """The faults a re-send at ``at`` may come from, latest first: those that moved
+    partitions and whose effects may still be arriving, else the last fault before it."""
+    before = sorted((fault for fault in faults if fault[0] <= at), reverse=True)
     moving = [
         fault for fault in before
         if fault[1] in HANDOVER_FAULTS and at - fault[0] <= HANDOVER_EFFECT_S
     ]  # fmt: skip
-    return max(moving or before, default=None)
+    return moving or before[:1]
+
+
+def charge(
+    counted: dict[tuple[float, str], tuple[int, int]], at: float
+) -> tuple[float, str] | None:
+    """The fault a re-send at ``at`` is charged to: the latest possible cause with room
+    left under its bound (faults whose effects overlap share their bounds), else the
+    latest one, which then goes over."""
+    possible = causes(list(counted), at)
+    for fault in possible:
+        count, bound = counted[fault]
+        if count < bound:
+            return fault
+    return possible[0] if possible else None
 
 
 def main() -> int:
