@@ -18,23 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from consumer.sandbox.broker import embedded_broker, free_port
 from consumer.sandbox.simulator.config import SimulatorConfig
 from consumer.sandbox.simulator.server import run_simulator
+from tests.kafka_helpers import create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "the-right-key-123"
-
-
-async def topics(bootstrap: str, names: dict[str, int]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, p, 1) for n, p in names.items()])
-    finally:
-        await admin.close()
 
 
 def check(env: dict[str, str], command: str = "check") -> tuple[int, str, float]:
@@ -71,7 +61,7 @@ def check(env: dict[str, str], command: str = "check") -> tuple[int, str, float]
 
 async def main() -> None:
     with embedded_broker() as broker:
-        await topics(
+        await create_topics(
             broker.bootstrap,
             {"leads": 2, "leads.dlq": 1, "leads.progress": 2, "bare": 2, "bare.dlq": 1},
         )
